@@ -1,0 +1,70 @@
+//! Reads stored instances and their headers back for WADO-RS, WADO-URI and (later) C-MOVE/C-GET.
+
+use arc_model::{blob_key, meta_key};
+use arc_objstore::ObjectStore;
+use arc_projector::{InstanceRec, StateReader};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Errors of reading stored objects.
+#[derive(Debug, thiserror::Error)]
+pub enum RetrieveError {
+    /// Nothing matches.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The projection could not be read.
+    #[error(transparent)]
+    State(#[from] arc_projector::ProjectorError),
+    /// The object store failed, or a referenced blob is missing (an invariant broken).
+    #[error(transparent)]
+    Store(#[from] arc_objstore::StoreError),
+    /// A header blob is unreadable.
+    #[error("header of {0} is unreadable: {1}")]
+    BadHeader(String, String),
+}
+
+/// Read access to instances, their bytes and their headers.
+#[derive(Debug, Clone)]
+pub struct Retrieve {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) state: StateReader,
+}
+
+impl Retrieve {
+    /// The instances addressed by a study, series or instance, in storage order.
+    pub fn select(&self, study: &str, series: Option<&str>, instance: Option<&str>) -> Result<Vec<(String, InstanceRec)>, RetrieveError> {
+        let found = match instance {
+            Some(sop) => match self.state.instance(sop)? {
+                Some(rec) if rec.study_uid == study && series.is_none_or(|s| s == rec.series_uid) => vec![(sop.to_string(), rec)],
+                _ => vec![],
+            },
+            None => self.state.instances_of(study, series)?,
+        };
+        if found.is_empty() {
+            let what = match (series, instance) {
+                (_, Some(i)) => format!("instance {i}"),
+                (Some(s), None) => format!("series {s}"),
+                _ => format!("study {study}"),
+            };
+            return Err(RetrieveError::NotFound(what));
+        }
+        Ok(found)
+    }
+
+    /// The stored bytes of an instance.
+    pub async fn bytes(&self, rec: &InstanceRec) -> Result<Bytes, RetrieveError> {
+        Ok(self.store.get(&blob_key(&rec.sha256)).await?)
+    }
+
+    /// The stored header of an instance as DICOM JSON (bulk data as relative BulkDataURIs).
+    pub async fn header(&self, sop: &str, rec: &InstanceRec) -> Result<serde_json::Value, RetrieveError> {
+        let packed = self.store.get(&meta_key(&rec.meta_sha256)).await?;
+        let sop = sop.to_string();
+        tokio::task::spawn_blocking(move || {
+            let json = zstd::bulk::decompress(&packed, 1 << 30).map_err(|e| RetrieveError::BadHeader(sop.clone(), e.to_string()))?;
+            serde_json::from_slice(&json).map_err(|e| RetrieveError::BadHeader(sop, e.to_string()))
+        })
+        .await
+        .map_err(|e| RetrieveError::BadHeader(String::new(), e.to_string()))?
+    }
+}

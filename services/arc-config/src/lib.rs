@@ -1,0 +1,274 @@
+//! arc-config turns a config file and the environment into a validated node configuration.
+//! Precedence, lowest first: built-in defaults, the TOML file, `ARCSTREAM_*` variables,
+//! then command-line flags (applied by the binary through [`NodeConfig::set`]).
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Errors of loading or validating configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML of the expected shape.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, as the TOML parser says it.
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("setting `{key}` = {value:?}: {why}")]
+    Invalid {
+        /// The setting's name.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is acceptable.
+        why: String,
+    },
+}
+
+pub use arc_model::OverwritePolicy as Overwrite;
+
+/// The validated settings of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// The archive's AE title; DICOMweb is served under `/aets/{aet}/rs`.
+    pub aet: String,
+    /// Folder for the embedded log, the folder store and the node's projection.
+    pub data_dir: PathBuf,
+    /// Event log URI; default `file://{data_dir}/log`.
+    pub log_uri: Option<String>,
+    /// Object store URI; default `file://{data_dir}/objects`.
+    pub store_uri: Option<String>,
+    /// Overwrite policy for SOP Instance UIDs already held.
+    pub overwrite: Overwrite,
+    /// How long a write waits for its own projection before answering (milliseconds).
+    pub write_wait_ms: u64,
+    /// QIDO results returned when the client sends no `limit`.
+    pub qido_default_limit: u64,
+    /// The most QIDO results one answer carries.
+    pub qido_max_limit: u64,
+    /// The largest request body accepted (bytes).
+    pub max_request_bytes: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            aet: "ARCSTREAM".to_string(),
+            data_dir: PathBuf::from("./data"),
+            log_uri: None,
+            store_uri: None,
+            overwrite: Overwrite::Never,
+            write_wait_ms: 10_000,
+            qido_default_limit: 1000,
+            qido_max_limit: 10_000,
+            max_request_bytes: 4 << 30,
+        }
+    }
+}
+
+/// Every setting, by the name used in the file, the environment (`ARCSTREAM_` + upper case)
+/// and on the command line (`--` + kebab case).
+pub const KEYS: &[&str] = &[
+    "listen",
+    "aet",
+    "data_dir",
+    "log",
+    "store",
+    "overwrite",
+    "write_wait_ms",
+    "qido_default_limit",
+    "qido_max_limit",
+    "max_request_bytes",
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    aet: Option<String>,
+    data_dir: Option<String>,
+    log: Option<String>,
+    store: Option<String>,
+    overwrite: Option<String>,
+    write_wait_ms: Option<u64>,
+    qido_default_limit: Option<u64>,
+    qido_max_limit: Option<u64>,
+    max_request_bytes: Option<u64>,
+}
+
+impl NodeConfig {
+    /// Loads defaults, then the file (if given), then `ARCSTREAM_*` entries of `env`.
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut cfg = NodeConfig::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+            let parsed: FileConfig = toml::from_str(&text)
+                .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+            let FileConfig {
+                listen,
+                aet,
+                data_dir,
+                log,
+                store,
+                overwrite,
+                write_wait_ms,
+                qido_default_limit,
+                qido_max_limit,
+                max_request_bytes,
+            } = parsed;
+            let pairs = [
+                ("listen", listen),
+                ("aet", aet),
+                ("data_dir", data_dir),
+                ("log", log),
+                ("store", store),
+                ("overwrite", overwrite),
+                ("write_wait_ms", write_wait_ms.map(|v| v.to_string())),
+                ("qido_default_limit", qido_default_limit.map(|v| v.to_string())),
+                ("qido_max_limit", qido_max_limit.map(|v| v.to_string())),
+                ("max_request_bytes", max_request_bytes.map(|v| v.to_string())),
+            ];
+            for (key, value) in pairs {
+                if let Some(value) = value {
+                    cfg.set(key, &value)?;
+                }
+            }
+        }
+        for key in KEYS {
+            if let Some(value) = env.get(&format!("ARCSTREAM_{}", key.to_uppercase())) {
+                cfg.set(key, value)?;
+            }
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Sets one setting from text, as the file, the environment and flags give it.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let invalid = |why: &str| ConfigError::Invalid {
+            key: key.to_string(),
+            value: value.to_string(),
+            why: why.to_string(),
+        };
+        let number = || value.trim().parse::<u64>().map_err(|_| invalid("expected a whole number"));
+        match key {
+            "listen" => {
+                self.listen = value.parse().map_err(|_| invalid("expected HOST:PORT, e.g. 127.0.0.1:8080"))?
+            }
+            "aet" => self.aet = value.to_string(),
+            "data_dir" => self.data_dir = PathBuf::from(value),
+            "log" => self.log_uri = Some(value.to_string()),
+            "store" => self.store_uri = Some(value.to_string()),
+            "overwrite" => {
+                self.overwrite = match value.to_ascii_lowercase().as_str() {
+                    "never" | "no" => Overwrite::Never,
+                    "always" => Overwrite::Always,
+                    _ => return Err(invalid("expected `never` or `always`")),
+                }
+            }
+            "write_wait_ms" => self.write_wait_ms = number()?,
+            "qido_default_limit" => self.qido_default_limit = number()?,
+            "qido_max_limit" => self.qido_max_limit = number()?,
+            "max_request_bytes" => self.max_request_bytes = number()?,
+            _ => return Err(invalid(&format!("unknown setting; known: {}", KEYS.join(", ")))),
+        }
+        Ok(())
+    }
+
+    /// Checks the settings that depend on each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        // PS3.5 6.2: an AE title is 1 to 16 characters of the default repertoire, no backslash or controls.
+        let aet_ok = !self.aet.trim().is_empty()
+            && self.aet.len() <= 16
+            && self.aet.chars().all(|c| c.is_ascii_graphic() && c != '\\' || c == ' ');
+        if !aet_ok {
+            return Err(ConfigError::Invalid {
+                key: "aet".into(),
+                value: self.aet.clone(),
+                why: "an AE title has 1 to 16 printable ASCII characters, no backslash".into(),
+            });
+        }
+        if self.qido_default_limit == 0 || self.qido_default_limit > self.qido_max_limit {
+            return Err(ConfigError::Invalid {
+                key: "qido_default_limit".into(),
+                value: self.qido_default_limit.to_string(),
+                why: format!("must be between 1 and qido_max_limit ({})", self.qido_max_limit),
+            });
+        }
+        Ok(())
+    }
+
+    /// The event log URI in force.
+    pub fn log_uri(&self) -> String {
+        self.log_uri.clone().unwrap_or_else(|| format!("file://{}", self.data_dir.join("log").display()))
+    }
+
+    /// The object store URI in force.
+    pub fn store_uri(&self) -> String {
+        self.store_uri
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("objects").display()))
+    }
+
+    /// The folder of this node's projection (state store and index).
+    pub fn projection_dir(&self) -> PathBuf {
+        self.data_dir.join("projection")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let dir = std::env::temp_dir().join(format!("arc-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("a.toml");
+        std::fs::write(&file, "aet = \"FILEAE\"\nlisten = \"127.0.0.1:9000\"\noverwrite = \"always\"\n").unwrap();
+        let env = HashMap::from([("ARCSTREAM_LISTEN".to_string(), "127.0.0.1:9100".to_string())]);
+        let cfg = NodeConfig::load(Some(&file), &env).unwrap();
+        assert_eq!(cfg.aet, "FILEAE");
+        assert_eq!(cfg.listen.port(), 9100);
+        assert_eq!(cfg.overwrite, Overwrite::Always);
+        assert_eq!(NodeConfig::load(None, &HashMap::new()).unwrap(), NodeConfig::default());
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let env = HashMap::from([("ARCSTREAM_OVERWRITE".to_string(), "sometimes".to_string())]);
+        let err = NodeConfig::load(None, &env).unwrap_err().to_string();
+        assert!(err.contains("overwrite") && err.contains("always"), "{err}");
+        let mut cfg = NodeConfig::default();
+        assert!(cfg.set("aet", "A\\B").is_ok());
+        assert!(cfg.validate().is_err());
+        assert!(cfg.set("nonsense", "1").is_err());
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("arc-config-u-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("b.toml");
+        std::fs::write(&file, "aet = \"X\"\nlistn = \"1\"\n").unwrap();
+        let err = NodeConfig::load(Some(&file), &HashMap::new()).unwrap_err().to_string();
+        assert!(err.contains("listn"), "{err}");
+    }
+}

@@ -1,0 +1,88 @@
+//! The one error type of arc-dicom: every failure to read, convert or split DICOM data.
+
+use std::error::Error as StdError;
+
+/// A boxed underlying error (a dicom-rs error, an I/O error) kept as the `source`.
+pub type BoxedSource = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Everything that can go wrong in this crate. Input is never trusted: malformed data
+/// yields one of these, never a panic.
+#[derive(Debug, thiserror::Error)]
+pub enum DicomError {
+    /// The bytes carry no File Meta Information (PS3.10 7.1): neither the 128-byte preamble
+    /// followed by `DICM`, nor `DICM`, nor a (0002,xxxx) group at the start.
+    #[error("no DICOM file meta information (PS3.10 7.1)")]
+    NoMetaHeader,
+    /// The File Meta Information has no Transfer Syntax UID (0002,0010).
+    #[error("file meta information has no transfer syntax UID (0002,0010)")]
+    MissingTransferSyntax,
+    /// The data could not be decoded: truncated, malformed, or an unknown transfer syntax.
+    #[error("unreadable DICOM data: {reason}")]
+    Unreadable {
+        /// What went wrong, with the underlying causes spelled out.
+        reason: String,
+        /// The dicom-rs (or I/O) error behind it, if any.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// A required attribute is absent or empty in the data set (named by keyword).
+    #[error("missing attribute {0}")]
+    MissingAttribute(&'static str),
+    /// The operation is not implemented for this input (e.g. encapsulated pixel data).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The data set is in an encapsulated (compressed) transfer syntax and would have to
+    /// be decompressed first (PS3.5 A.4).
+    #[error("transfer syntax {0} is encapsulated and needs decompression")]
+    NeedsDecompression(String),
+    /// Writing a data set failed.
+    #[error("could not encode DICOM data: {reason}")]
+    Encode {
+        /// What went wrong.
+        reason: String,
+        /// The dicom-rs error behind it.
+        #[source]
+        source: Option<BoxedSource>,
+    },
+    /// A bulk data path (`7FE00010`, `00540016/0/00181072`) is malformed.
+    #[error("bad bulk data path {0:?}")]
+    BadPath(String),
+    /// A Content-Type value could not be parsed (RFC 9110 8.3.1).
+    #[error("bad content type: {0}")]
+    BadContentType(String),
+    /// A multipart body is malformed (RFC 2046 5.1.1, RFC 2387).
+    #[error("malformed multipart body: {0}")]
+    BadMultipart(String),
+}
+
+impl DicomError {
+    /// An `Unreadable` error from a dicom-rs error, the whole cause chain in the reason.
+    pub(crate) fn unreadable<E: StdError + Send + Sync + 'static>(err: E) -> Self {
+        DicomError::Unreadable { reason: chain(&err), source: Some(Box::new(err)) }
+    }
+
+    /// An `Unreadable` error with a reason only.
+    pub(crate) fn unreadable_msg(reason: impl Into<String>) -> Self {
+        DicomError::Unreadable { reason: reason.into(), source: None }
+    }
+
+    /// An `Encode` error from a dicom-rs error.
+    pub(crate) fn encode<E: StdError + Send + Sync + 'static>(err: E) -> Self {
+        DicomError::Encode { reason: chain(&err), source: Some(Box::new(err)) }
+    }
+}
+
+/// Renders an error and its causes as `outer: inner: innermost`.
+fn chain(err: &dyn StdError) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.ends_with(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}

@@ -1,0 +1,166 @@
+//! `parse_instance`: one stored object (STOW part, C-STORE file) decoded into its UIDs,
+//! the index attributes of `arc_model::dictionary` and its DICOM JSON header.
+
+use crate::error::DicomError;
+use crate::json::dataset_to_json;
+use crate::read::open;
+use crate::values::text_values;
+use arc_model::dictionary::{Indexed, INDEXED, OTHER_PATIENT_IDS_ITEM, REQUEST_ATTRIBUTES_ITEM};
+use arc_model::{AttrValue, IndexAttrs};
+use dicom_core::value::Value;
+use dicom_core::{PrimitiveValue, Tag, VR};
+use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+use dicom_object::InMemDicomObject;
+
+/// What the archive needs from a stored instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedInstance {
+    /// Study Instance UID (0020,000D) of the data set.
+    pub study_uid: String,
+    /// Series Instance UID (0020,000E).
+    pub series_uid: String,
+    /// SOP Instance UID (0008,0018).
+    pub sop_instance_uid: String,
+    /// SOP Class UID (0008,0016).
+    pub sop_class_uid: String,
+    /// Transfer Syntax UID (0002,0010) of the file meta information.
+    pub transfer_syntax: String,
+    /// The `INDEXED` attributes present, text in UTF-8.
+    pub attrs: IndexAttrs,
+    /// DICOM JSON of the data set without the meta group, bulk data as relative URIs.
+    pub header_json: serde_json::Value,
+}
+
+/// Parses a Part 10 object: with the 128-byte preamble and `DICM`, from `DICM`, or from
+/// the (0002,xxxx) group (PS3.10 7.1). The whole object is decoded once, so truncated
+/// data fails. UIDs come from the data set only: the meta group's Media Storage SOP
+/// Instance UID never stands in for a missing SOP Instance UID.
+pub fn parse_instance(bytes: &[u8]) -> Result<ParsedInstance, DicomError> {
+    let (meta, file) = open(bytes)?;
+    let obj: &InMemDicomObject = &file;
+    let study_uid = required_uid(obj, Tag(0x0020, 0x000D), "StudyInstanceUID")?;
+    let series_uid = required_uid(obj, Tag(0x0020, 0x000E), "SeriesInstanceUID")?;
+    let sop_instance_uid = required_uid(obj, Tag(0x0008, 0x0018), "SOPInstanceUID")?;
+    let sop_class_uid = required_uid(obj, Tag(0x0008, 0x0016), "SOPClassUID")?;
+    let charset = charset_of(obj);
+    Ok(ParsedInstance {
+        study_uid,
+        series_uid,
+        sop_instance_uid,
+        sop_class_uid,
+        transfer_syntax: meta.transfer_syntax,
+        attrs: extract(obj, INDEXED, &charset),
+        header_json: dataset_to_json(obj),
+    })
+}
+
+/// DICOM JSON (PS3.18 F.2) of any readable Part 10 object, without requiring the UIDs
+/// `parse_instance` insists on; bulk data as relative `bulkdata/…` URIs.
+pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, DicomError> {
+    let (_, file) = open(bytes)?;
+    Ok(dataset_to_json(&file))
+}
+
+/// The first value of a UID attribute, which must be present and non-empty.
+fn required_uid(obj: &InMemDicomObject, tag: Tag, keyword: &'static str) -> Result<String, DicomError> {
+    obj.get(tag)
+        .and_then(|e| e.value().primitive())
+        .and_then(|p| text_values(VR::UI, p).into_iter().next())
+        .filter(|s| !s.is_empty())
+        .ok_or(DicomError::MissingAttribute(keyword))
+}
+
+/// The character set in force for the data set (PS3.5 6.1.2.5.3: the first value
+/// for the text of single-byte/no-extension sets); the default repertoire if unknown.
+fn charset_of(obj: &InMemDicomObject) -> SpecificCharacterSet {
+    obj.get(Tag(0x0008, 0x0005))
+        .and_then(|e| e.value().primitive())
+        .and_then(|p| text_values(VR::CS, p).into_iter().next())
+        .and_then(|code| SpecificCharacterSet::from_code(&code))
+        .unwrap_or_default()
+}
+
+/// Parses a `GGGGEEEE` key into a tag.
+pub(crate) fn parse_tag(key: &str) -> Option<Tag> {
+    if key.len() != 8 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let group = u16::from_str_radix(&key[..4], 16).ok()?;
+    let element = u16::from_str_radix(&key[4..], 16).ok()?;
+    Some(Tag(group, element))
+}
+
+/// The listed attributes present in `obj`.
+fn extract(obj: &InMemDicomObject, wanted: &[Indexed], charset: &SpecificCharacterSet) -> IndexAttrs {
+    // an item may declare its own character set (PS3.5 6.1.2.5.2)
+    let own = obj.get(Tag(0x0008, 0x0005)).map(|_| charset_of(obj));
+    let charset = own.as_ref().unwrap_or(charset);
+    let mut out = IndexAttrs::new();
+    for entry in wanted {
+        let Some(tag) = parse_tag(entry.tag) else { continue };
+        let Some(elem) = obj.get(tag) else { continue };
+        let value = match elem.value() {
+            Value::Sequence(seq) => {
+                let item_keys = match tag {
+                    Tag(0x0040, 0x0275) => REQUEST_ATTRIBUTES_ITEM,
+                    Tag(0x0010, 0x1002) => OTHER_PATIENT_IDS_ITEM,
+                    _ => &[],
+                };
+                AttrValue {
+                    vr: "SQ".into(),
+                    values: Vec::new(),
+                    items: seq.items().iter().map(|item| extract(item, item_keys, charset)).collect(),
+                }
+            }
+            Value::Primitive(p) => primitive_attr(elem.vr(), p, entry, charset),
+            Value::PixelSequence(_) => continue,
+        };
+        out.insert(entry.tag.to_string(), value);
+    }
+    out
+}
+
+/// One primitive attribute. A value whose VR came as UN (unknown in implicit VR, or
+/// written as UN by some converters) is decoded with the dictionary's VR, as PS3.5
+/// 6.2.2 allows for a known tag.
+fn primitive_attr(vr: VR, p: &PrimitiveValue, entry: &Indexed, charset: &SpecificCharacterSet) -> AttrValue {
+    let dict_vr: VR = entry.vr.parse().unwrap_or(vr);
+    if vr == VR::UN && dict_vr != VR::UN {
+        match p {
+            PrimitiveValue::U8(bytes) => {
+                return AttrValue::text(entry.vr, reinterpret_un(dict_vr, bytes, charset))
+            }
+            PrimitiveValue::Empty => return AttrValue::text(entry.vr, Vec::new()),
+            _ => {}
+        }
+    }
+    AttrValue::text(vr.to_string(), text_values(vr, p))
+}
+
+/// The values of UN bytes under the VR the dictionary gives the tag (Implicit VR Little
+/// Endian encoding, PS3.5 6.2.2).
+fn reinterpret_un(vr: VR, bytes: &[u8], charset: &SpecificCharacterSet) -> Vec<String> {
+    let numbers: Option<Vec<String>> = match vr {
+        VR::US => Some(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]).to_string()).collect()),
+        VR::UL => Some(
+            bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()).collect(),
+        ),
+        VR::SQ | VR::OB | VR::OW => Some(Vec::new()),
+        _ => None,
+    };
+    if let Some(numbers) = numbers {
+        return numbers;
+    }
+    let texts: Vec<String> = bytes
+        .split(|&b| b == b'\\')
+        .map(|part| {
+            let text = charset.decode(part).unwrap_or_else(|_| String::from_utf8_lossy(part).into_owned());
+            crate::values::trim_value(vr, &text)
+        })
+        .collect();
+    if texts.len() == 1 && texts[0].is_empty() {
+        Vec::new()
+    } else {
+        texts
+    }
+}

@@ -1,0 +1,245 @@
+//! Reading a Part 10 byte buffer: locating and normalising the File Meta Information
+//! (PS3.10 7.1), then decoding the whole data set with dicom-rs.
+
+use crate::error::DicomError;
+use dicom_encoding::text::SpecificCharacterSet;
+use dicom_encoding::Endianness;
+use dicom_encoding::transfer_syntax::{Codec, TransferSyntax, TransferSyntaxIndex};
+use dicom_object::{DefaultDicomObject, FileMetaTable, InMemDicomObject};
+use dicom_parser::stateful::decode::{CharacterSetOverride, DynStatefulDecoder, StatefulDecode};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use std::io::Read;
+
+const DICM: &[u8; 4] = b"DICM";
+
+/// The File Meta Information found at the start of a buffer.
+#[derive(Debug, Clone)]
+pub(crate) struct MetaInfo {
+    /// Transfer Syntax UID (0002,0010), trailing padding removed.
+    pub transfer_syntax: String,
+    /// `DICM`, a recomputed (0002,0000) group length, then the other meta elements as found.
+    pub normalized: Vec<u8>,
+    /// Offset of the first data set byte after the meta group.
+    pub dataset_start: usize,
+}
+
+/// VRs whose explicit VR header has two reserved bytes and a 32-bit length (PS3.5 7.1.2).
+fn has_long_length(vr: &[u8]) -> bool {
+    matches!(
+        vr,
+        b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR"
+            | b"UT" | b"UV"
+    )
+}
+
+fn u16_le(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn u32_le(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, *b.get(at + 3)?]))
+}
+
+/// Finds the File Meta Information: after a 128-byte preamble and `DICM`, right after
+/// `DICM`, or a bare (0002,xxxx) group at offset 0. The meta group is always Explicit VR
+/// Little Endian (PS3.10 7.1). Its elements are scanned one by one rather than trusting
+/// (0002,0000), so a missing or wrong group length is tolerated.
+pub(crate) fn locate_meta(bytes: &[u8]) -> Result<MetaInfo, DicomError> {
+    let start = if bytes.len() >= 132 && &bytes[128..132] == DICM {
+        132
+    } else if bytes.starts_with(DICM) {
+        4
+    } else if bytes.len() >= 8 && u16_le(bytes, 0) == Some(0x0002) && bytes[4..6].iter().all(u8::is_ascii_uppercase) {
+        0
+    } else {
+        return Err(DicomError::NoMetaHeader);
+    };
+    let mut pos = start;
+    let mut elements = Vec::new();
+    let mut transfer_syntax = None;
+    let mut count = 0usize;
+    while u16_le(bytes, pos) == Some(0x0002) {
+        let element = u16_le(bytes, pos + 2).ok_or_else(|| truncated_meta())?;
+        let vr = bytes.get(pos + 4..pos + 6).ok_or_else(truncated_meta)?;
+        if !vr.iter().all(u8::is_ascii_uppercase) {
+            return Err(DicomError::unreadable_msg(format!(
+                "file meta element (0002,{element:04X}) is not Explicit VR Little Endian (PS3.10 7.1)"
+            )));
+        }
+        let (header_len, value_len) = if has_long_length(vr) {
+            (12, u32_le(bytes, pos + 8).ok_or_else(truncated_meta)?)
+        } else {
+            (8, u32::from(u16_le(bytes, pos + 6).ok_or_else(truncated_meta)?))
+        };
+        if value_len == u32::MAX {
+            return Err(DicomError::unreadable_msg(format!(
+                "file meta element (0002,{element:04X}) has undefined length"
+            )));
+        }
+        let value_start = pos + header_len;
+        let end = value_start
+            .checked_add(value_len as usize)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(truncated_meta)?;
+        if element == 0x0010 {
+            let uid = String::from_utf8_lossy(&bytes[value_start..end]);
+            let uid = uid.trim_end_matches(['\0', ' ']).trim_start();
+            if !uid.is_empty() {
+                transfer_syntax = Some(uid.to_string());
+            }
+        }
+        if element != 0x0000 {
+            elements.extend_from_slice(&bytes[pos..end]);
+        }
+        count += 1;
+        pos = end;
+    }
+    if count == 0 {
+        return Err(DicomError::NoMetaHeader);
+    }
+    let transfer_syntax = transfer_syntax.ok_or(DicomError::MissingTransferSyntax)?;
+    let group_len = u32::try_from(elements.len())
+        .map_err(|_| DicomError::unreadable_msg("file meta group too large"))?;
+    let mut normalized = Vec::with_capacity(elements.len() + 16);
+    normalized.extend_from_slice(DICM);
+    normalized.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00]);
+    normalized.extend_from_slice(&group_len.to_le_bytes());
+    normalized.extend_from_slice(&elements);
+    Ok(MetaInfo { transfer_syntax, normalized, dataset_start: pos })
+}
+
+fn truncated_meta() -> DicomError {
+    DicomError::unreadable_msg("file meta information is truncated")
+}
+
+/// Decodes the whole buffer (meta group and data set, bulk data included) into memory.
+/// Every value is read, and the decoder must end exactly at the end of the buffer, so a
+/// truncated file fails here (dicom-rs alone treats an end inside an element tag as a
+/// clean end). Text is decoded to UTF-8 per Specific Character Set (PS3.5 6.1.2.3) as far
+/// as dicom-rs supports it.
+pub(crate) fn open(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), DicomError> {
+    let meta = locate_meta(bytes)?;
+    let table = FileMetaTable::from_reader(meta.normalized.as_slice())
+        .map_err(DicomError::unreadable)?;
+    let ts = TransferSyntaxRegistry.get(&meta.transfer_syntax).ok_or_else(|| {
+        DicomError::unreadable_msg(format!("unknown transfer syntax {}", meta.transfer_syntax))
+    })?;
+    let encoded = &bytes[meta.dataset_start..];
+    let obj = match ts.codec() {
+        // Deflated Explicit VR Little Endian (PS3.5 A.5): inflate first, then decode.
+        Codec::Dataset(Some(adapter)) => {
+            let mut inflated = Vec::new();
+            adapter
+                .adapt_reader(Box::new(encoded))
+                .read_to_end(&mut inflated)
+                .map_err(DicomError::unreadable)?;
+            decode_dataset(&inflated, ts)?
+        }
+        Codec::Dataset(None) => {
+            return Err(DicomError::unreadable_msg(format!(
+                "transfer syntax {} ({}) cannot be read",
+                ts.uid(),
+                ts.name()
+            )))
+        }
+        Codec::None | Codec::EncapsulatedPixelData(..) => decode_dataset(encoded, ts)?,
+    };
+    Ok((meta, obj.with_exact_meta(table)))
+}
+
+/// The encoding the data set really uses. Some writers declare an explicit VR transfer
+/// syntax but encode the data set in Implicit VR Little Endian, or the reverse (seen in
+/// the wild, e.g. pydicom's SC_rgb_jpeg.dcm); like dcmtk and pydicom, look at the first
+/// element header: explicit VR has two upper-case letters at bytes 4..6 (PS3.5 7.1.2).
+fn actual_encoding<'a>(encoded: &[u8], ts: &'a TransferSyntax) -> &'a TransferSyntax {
+    let Some(head) = encoded.get(..8) else { return ts };
+    let looks_explicit = head[4..6].iter().all(u8::is_ascii_uppercase);
+    let declared_implicit = ts.uid() == crate::ts::IMPLICIT_VR_LE;
+    let fallback = if !declared_implicit && !looks_explicit && ts.endianness() == Endianness::Little {
+        crate::ts::IMPLICIT_VR_LE
+    } else if declared_implicit && looks_explicit {
+        // an implicit length this large cannot be right: read it as explicit VR
+        let implicit_len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if (implicit_len as usize) < encoded.len() - 8 {
+            return ts;
+        }
+        crate::ts::EXPLICIT_VR_LE
+    } else {
+        return ts;
+    };
+    TransferSyntaxRegistry.get(fallback).unwrap_or(ts)
+}
+
+/// Decodes a whole data set in the byte order and VR encoding of `ts`, and checks that
+/// every byte was consumed.
+fn decode_dataset(encoded: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, DicomError> {
+    let ts = actual_encoding(encoded, ts);
+    let mut decoder = DynStatefulDecoder::new_with_override(
+        encoded,
+        ts,
+        SpecificCharacterSet::default(),
+        CharacterSetOverride::default(),
+        0,
+    )
+    .map_err(DicomError::unreadable)?;
+    let obj = InMemDicomObject::read_dataset(&mut decoder).map_err(DicomError::unreadable)?;
+    let consumed = decoder.position();
+    if consumed != encoded.len() as u64 {
+        return Err(DicomError::unreadable_msg(format!(
+            "data set ends inside an element header at byte {consumed} of {}",
+            encoded.len()
+        )));
+    }
+    Ok(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An explicit VR LE element with a short header.
+    fn short(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&group.to_le_bytes());
+        out.extend_from_slice(&element.to_le_bytes());
+        out.extend_from_slice(vr);
+        out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        out.extend_from_slice(value);
+        out
+    }
+
+    #[test]
+    fn meta_is_found_with_or_without_preamble_and_magic() {
+        let mut meta = short(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2\0");
+        meta.extend(short(0x0008, 0x0060, b"CS", b"MR"));
+        for prefix in [vec![0u8; 128], Vec::new()] {
+            for magic in [&b"DICM"[..], &b""[..]] {
+                if !prefix.is_empty() && magic.is_empty() {
+                    continue; // a preamble without DICM is not Part 10
+                }
+                let bytes = [prefix.clone(), magic.to_vec(), meta.clone()].concat();
+                let info = locate_meta(&bytes).unwrap();
+                assert_eq!(info.transfer_syntax, "1.2.840.10008.1.2");
+                assert_eq!(info.dataset_start, bytes.len() - 10);
+                // DICM, a recomputed group length, then the element
+                assert_eq!(&info.normalized[..4], b"DICM");
+                assert_eq!(u32_le(&info.normalized, 12), Some(26));
+            }
+        }
+    }
+
+    #[test]
+    fn bad_meta_is_an_error_not_a_panic() {
+        assert!(matches!(locate_meta(b""), Err(DicomError::NoMetaHeader)));
+        assert!(matches!(locate_meta(b"DIC"), Err(DicomError::NoMetaHeader)));
+        assert!(matches!(locate_meta(b"DICM\x08\x00\x60\x00CS\x02\x00MR"), Err(DicomError::NoMetaHeader)));
+        // a value running past the end
+        let cut = &short(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2\0")[..12];
+        assert!(matches!(locate_meta(cut), Err(DicomError::Unreadable { .. })));
+        // a meta group without (0002,0010)
+        let no_ts = short(0x0002, 0x0002, b"UI", b"1.2\0");
+        assert!(matches!(locate_meta(&no_ts), Err(DicomError::MissingTransferSyntax)));
+        // implicit VR in the meta group
+        assert!(locate_meta(b"\x02\x00\x10\x00\x04\x00\x00\x001.2\0").is_err());
+    }
+}

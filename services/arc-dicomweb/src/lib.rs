@@ -1,0 +1,118 @@
+//! arc-dicomweb owns the HTTP edge: STOW-RS, QIDO-RS, WADO-RS and WADO-URI under
+//! `/aets/{AET}/rs` and `/aets/{AET}/wado` (also under the `/dcm4chee-arc` prefix that
+//! dcm4chee-arc-light users know), plus `/health`. Handlers are thin: they negotiate media
+//! types and map results to PS3.18 status codes; the archive crate does the work.
+
+mod accept;
+mod error;
+mod qido;
+mod stow;
+mod urls;
+mod wado;
+mod wado_uri;
+
+pub use error::ApiError;
+
+use arc_archive::Archive;
+use arc_config::NodeConfig;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::cors::{Any, CorsLayer};
+
+/// Header a client sends to read at least up to a log position it has seen (read-your-writes
+/// across nodes), and that write answers carry.
+pub const MIN_SEQUENCE: &str = "arc-min-sequence";
+/// Header of write answers: the log position of the request's last event.
+pub const SEQUENCE: &str = "arc-sequence";
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The archive.
+    pub archive: Archive,
+    /// The node's configuration.
+    pub config: Arc<NodeConfig>,
+}
+
+/// Builds the node's HTTP router.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_request_bytes.min(usize::MAX as u64) as usize;
+    let aet_routes = Router::new()
+        .nest("/rs", rs_routes())
+        .route("/wado", get(wado_uri::wado));
+    Router::new()
+        .nest("/aets/{aet}", aet_routes.clone())
+        .nest("/dcm4chee-arc/aets/{aet}", aet_routes)
+        .route("/health", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .layer(middleware::from_fn_with_state(state.clone(), min_sequence))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        // PS3.18 8.9: browsers' viewers call from other origins; errors carry CORS too
+        // because the layer wraps every response.
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any)
+                .expose_headers([HeaderName::from_static(SEQUENCE), axum::http::header::WARNING]),
+        )
+        .with_state(state)
+}
+
+fn rs_routes() -> Router<AppState> {
+    Router::new()
+        .route("/studies", get(qido::studies).post(stow::stow))
+        .route("/studies/count", get(qido::studies_count))
+        .route("/series", get(qido::series))
+        .route("/series/count", get(qido::series_count))
+        .route("/instances", get(qido::instances))
+        .route("/instances/count", get(qido::instances_count))
+        .route("/studies/{study}", get(wado::study).post(stow::stow_study))
+        .route("/studies/{study}/metadata", get(wado::study_metadata))
+        .route("/studies/{study}/series", get(qido::study_series))
+        .route("/studies/{study}/series/count", get(qido::study_series_count))
+        .route("/studies/{study}/instances", get(qido::study_instances))
+        .route("/studies/{study}/instances/count", get(qido::study_instances_count))
+        .route("/studies/{study}/series/{series}", get(wado::series))
+        .route("/studies/{study}/series/{series}/metadata", get(wado::series_metadata))
+        .route("/studies/{study}/series/{series}/instances", get(qido::series_instances))
+        .route("/studies/{study}/series/{series}/instances/count", get(qido::series_instances_count))
+        .route("/studies/{study}/series/{series}/instances/{instance}", get(wado::instance))
+        .route("/studies/{study}/series/{series}/instances/{instance}/metadata", get(wado::instance_metadata))
+        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{*path}", get(wado::bulkdata))
+}
+
+/// Checks the AE title of the path (404 for an unknown one, as dcm4chee answers).
+pub(crate) fn check_aet(state: &AppState, aet: &str) -> Result<(), ApiError> {
+    if aet == state.config.aet {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("no web application for AE title {aet}; this node serves {}", state.config.aet)))
+    }
+}
+
+/// `Arc-Min-Sequence: N`: wait (bounded) until this node has applied event N.
+async fn min_sequence(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(value) = req.headers().get(MIN_SEQUENCE) {
+        let Some(seq) = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) else {
+            return ApiError::BadRequest(format!("{MIN_SEQUENCE} must be a log position (a whole number)")).into_response();
+        };
+        let wait = Duration::from_millis(state.config.write_wait_ms.max(1000));
+        if !state.archive.projector().wait_applied(seq, wait).await {
+            let mut resp = ApiError::Unavailable(format!(
+                "this node has applied the log up to {} and did not reach {seq} in time",
+                state.archive.projector().applied()
+            ))
+            .into_response();
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return resp;
+        }
+    }
+    next.run(req).await
+}

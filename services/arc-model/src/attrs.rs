@@ -1,0 +1,41 @@
+//! Index attributes: the values an event carries so the projector can answer QIDO and C-FIND
+//! without reading the blob. Keys are tags as eight upper-case hex digits (`0020000D`), the
+//! form DICOM JSON uses (PS3.18 F.2.1).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One attribute: its VR and its values, decoded to UTF-8 text. Person names keep the
+/// `alphabetic=ideographic=phonetic` form of PS3.5 6.2; numbers keep their text form.
+/// A sequence attribute holds its items as nested attribute maps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttrValue {
+    /// The two-letter value representation.
+    pub vr: String,
+    /// The values; empty for a present but empty attribute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// Items of a sequence (VR `SQ`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<IndexAttrs>,
+}
+
+impl AttrValue {
+    /// A text attribute with the given values.
+    pub fn text(vr: &str, values: Vec<String>) -> Self {
+        AttrValue { vr: vr.to_string(), values, items: Vec::new() }
+    }
+
+    /// The first value, if any.
+    pub fn first(&self) -> Option<&str> {
+        self.values.first().map(String::as_str)
+    }
+}
+
+/// Attributes by tag (`GGGGEEEE`), ordered by tag as DICOM orders them.
+pub type IndexAttrs = BTreeMap<String, AttrValue>;
+
+/// Formats a tag as DICOM JSON keys do (`0020000D`).
+pub fn tag_key(group: u16, element: u16) -> String {
+    format!("{group:04X}{element:04X}")
+}

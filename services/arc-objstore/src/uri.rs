@@ -1,0 +1,98 @@
+//! URI resolution owns the choice of backend by scheme (`file://`, plain path, `mem://`, `s3://`).
+
+use crate::{FolderStore, MemoryStore, ObjectStore, Result, StoreError};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Opens the store a URI names: `file:///path` or a plain path (a folder store),
+/// `memory://` or `mem://` (a new, empty memory store per call), `s3://…` (not built yet).
+pub fn open_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        if uri.is_empty() {
+            return Err(StoreError::Unsupported(
+                "(empty): give a path or a URI".into(),
+            ));
+        }
+        return Ok(Arc::new(FolderStore::open(Path::new(uri))?));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "memory" | "mem" => Ok(Arc::new(MemoryStore::new())),
+        "file" => Ok(Arc::new(FolderStore::open(Path::new(&file_uri_path(
+            uri, rest,
+        )?))?)),
+        "s3" => Err(StoreError::Unsupported(
+            "s3:// needs the `s3` feature (not built yet)".into(),
+        )),
+        _ => Err(StoreError::Unsupported(format!(
+            "{uri} (known schemes: file://, mem://, memory://, s3://)"
+        ))),
+    }
+}
+
+/// The local path of a `file://` URI: `file:///p` or `file://localhost/p`, percent-decoded.
+fn file_uri_path(uri: &str, rest: &str) -> Result<String> {
+    let path = rest.strip_prefix("localhost").unwrap_or(rest);
+    if !path.starts_with('/') {
+        return Err(StoreError::Unsupported(format!(
+            "{uri} (a file URI needs an absolute path on this host: file:///path)"
+        )));
+    }
+    percent_decode(path)
+        .ok_or_else(|| StoreError::Unsupported(format!("{uri} (bad percent-encoding)")))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_pick_the_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("a b");
+        let encoded = format!("file://{}", root.display()).replace(' ', "%20");
+        assert_eq!(
+            open_uri(&encoded).unwrap().uri(),
+            format!("file://{}", root.display())
+        );
+        let local = format!("file://localhost{}", root.display());
+        assert_eq!(
+            open_uri(&local).unwrap().uri(),
+            format!("file://{}", root.display())
+        );
+        let plain = dir.path().join("plain");
+        let plain_uri = open_uri(plain.to_str().unwrap()).unwrap().uri();
+        assert_eq!(plain_uri, format!("file://{}", plain.display()));
+        assert!(plain.is_dir());
+        assert_eq!(open_uri("memory://").unwrap().uri(), "memory://");
+        assert_eq!(open_uri("mem://").unwrap().uri(), "memory://");
+    }
+
+    #[test]
+    fn unknown_or_unbuilt_schemes_say_why() {
+        let err = open_uri("s3://bucket/prefix").unwrap_err();
+        assert!(err.to_string().contains("needs the `s3` feature"), "{err}");
+        for bad in ["gs://b", "", "file://host/x", "file://rel", "file:///a%zz"] {
+            assert!(
+                matches!(open_uri(bad), Err(StoreError::Unsupported(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

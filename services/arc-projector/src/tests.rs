@@ -1,0 +1,106 @@
+//! Projector unit tests: verdicts, aggregates and recovery from a lagging index or state.
+
+use super::*;
+use arc_index::{parse_qido, IndexRead, QidoQuery};
+use arc_model::{Actor, AttrValue, Event, IndexAttrs, InstanceStored, Level, OverwritePolicy, Source};
+use bytes::Bytes;
+
+fn attrs(patient: &str, study: &str, series: &str, sop: &str, modality: &str) -> IndexAttrs {
+    let t = |vr: &str, v: &str| AttrValue::text(vr, vec![v.to_string()]);
+    IndexAttrs::from([
+        ("00100020".to_string(), t("LO", patient)),
+        ("00100010".to_string(), t("PN", &format!("Doe^{patient}"))),
+        ("0020000D".to_string(), t("UI", study)),
+        ("0020000E".to_string(), t("UI", series)),
+        ("00080018".to_string(), t("UI", sop)),
+        ("00080016".to_string(), t("UI", "1.2.840.10008.5.1.4.1.1.2")),
+        ("00080060".to_string(), t("CS", modality)),
+    ])
+}
+
+fn stored(study: &str, series: &str, sop: &str, sha: &str, modality: &str, overwrite: OverwritePolicy) -> EventEnvelope {
+    EventEnvelope::new(
+        Event::InstanceStored(InstanceStored {
+            study_uid: study.into(),
+            series_uid: series.into(),
+            sop_instance_uid: sop.into(),
+            sop_class_uid: "1.2.840.10008.5.1.4.1.1.2".into(),
+            transfer_syntax: "1.2.840.10008.1.2.1".into(),
+            sha256: sha.repeat(64 / sha.len()),
+            meta_sha256: "00".repeat(32),
+            size: 100,
+            source: Source::Stow,
+            overwrite,
+            attrs: attrs("P1", study, series, sop, modality),
+        }),
+        Actor::default(),
+    )
+}
+
+fn records(from: u64, envs: &[EventEnvelope]) -> Vec<Record> {
+    envs.iter().enumerate().map(|(i, e)| Record { seq: from + i as u64, data: Bytes::from(e.to_bytes()) }).collect()
+}
+
+fn q(level: Level, params: &[(&str, &str)]) -> QidoQuery {
+    let p: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    parse_qido(level, &p).unwrap()
+}
+
+#[test]
+fn verdicts_and_counts_follow_log_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Projector::open(dir.path()).unwrap();
+    let e = [
+        stored("1.1", "1.1.1", "1.1.1.1", "a", "CT", OverwritePolicy::Never),
+        stored("1.1", "1.1.1", "1.1.1.2", "b", "CT", OverwritePolicy::Never),
+        stored("1.1", "1.1.2", "1.1.2.1", "c", "SR", OverwritePolicy::Never),
+        stored("1.1", "1.1.1", "1.1.1.1", "a", "CT", OverwritePolicy::Never), // same bytes
+        stored("1.1", "1.1.1", "1.1.1.2", "d", "CT", OverwritePolicy::Never), // different bytes
+        stored("1.2", "1.1.1", "1.2.1.1", "e", "CT", OverwritePolicy::Never), // series of another study
+    ];
+    assert_eq!(p.apply_batch(&records(0, &e)).unwrap(), 6);
+    let s = p.state();
+    assert_eq!(s.outcome(&e[0].id.to_string()).unwrap(), Some(Outcome::Stored { seq: 0 }));
+    assert_eq!(s.outcome(&e[3].id.to_string()).unwrap(), Some(Outcome::Unchanged { seq: 0 }));
+    assert!(matches!(s.outcome(&e[4].id.to_string()).unwrap(), Some(Outcome::Refused { status: 0x0111, .. })));
+    assert!(matches!(s.outcome(&e[5].id.to_string()).unwrap(), Some(Outcome::Refused { status: 0xC409, .. })));
+    let study = s.study("1.1").unwrap().unwrap();
+    assert_eq!((study.series, study.instances), (2, 3));
+    assert_eq!(study.modalities.iter().cloned().collect::<Vec<_>>(), vec!["CT", "SR"]);
+    let page = p.index().search(&q(Level::Study, &[])).unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.hits[0]["00201208"].values, vec!["3"]);
+    assert_eq!(p.index().count(&q(Level::Instance, &[("StudyInstanceUID", "1.1")])).unwrap(), 3);
+    assert_eq!(s.instance("1.1.1.2").unwrap().unwrap().sha256, "b".repeat(64));
+}
+
+#[test]
+fn overwrite_always_replaces_and_moves_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Projector::open(dir.path()).unwrap();
+    let e = [
+        stored("1.1", "1.1.1", "9", "a", "CT", OverwritePolicy::Always),
+        stored("1.1", "1.1.2", "9", "b", "MR", OverwritePolicy::Always),
+    ];
+    p.apply_batch(&records(0, &e)).unwrap();
+    assert_eq!(p.state().outcome(&e[1].id.to_string()).unwrap(), Some(Outcome::Replaced { seq: 1 }));
+    let study = p.state().study("1.1").unwrap().unwrap();
+    assert_eq!((study.series, study.instances), (1, 1));
+    assert_eq!(study.modalities.iter().cloned().collect::<Vec<_>>(), vec!["MR"]);
+    assert!(p.state().series("1.1.1").unwrap().is_none());
+    assert_eq!(p.index().count(&q(Level::Series, &[])).unwrap(), 1);
+}
+
+#[test]
+fn a_retried_event_id_applies_once_and_reopen_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = stored("1.1", "1.1.1", "1", "a", "CT", OverwritePolicy::Never);
+    {
+        let p = Projector::open(dir.path()).unwrap();
+        p.apply_batch(&records(0, &[e.clone(), e.clone()])).unwrap();
+        assert_eq!(p.state().study("1.1").unwrap().unwrap().instances, 1);
+    }
+    let p = Projector::open(dir.path()).unwrap();
+    assert_eq!(p.applied(), 2);
+    assert_eq!(p.index().count(&q(Level::Instance, &[])).unwrap(), 1);
+}
