@@ -18,9 +18,11 @@ enum Step {
 /// Parses `GGGGEEEE(/item/GGGGEEEE)*`, with or without the `bulkdata/` prefix.
 fn parse_path(path: &str) -> Result<Vec<Step>, DicomError> {
     let bad = || DicomError::BadPath(path.to_string());
-    let trimmed = path.strip_prefix(crate::json::BULKDATA_PREFIX).unwrap_or(path);
+    let trimmed = path
+        .strip_prefix(crate::json::BULKDATA_PREFIX)
+        .unwrap_or(path);
     let parts: Vec<&str> = trimmed.split('/').collect();
-    if parts.len() % 2 == 0 {
+    if parts.len().is_multiple_of(2) {
         return Err(bad());
     }
     parts
@@ -47,8 +49,12 @@ pub fn bulk_value(bytes: &[u8], path: &str) -> Result<Option<Vec<u8>>, DicomErro
     let mut obj: &InMemDicomObject = &file;
     let mut iter = steps.iter().peekable();
     while let Some(step) = iter.next() {
-        let Step::Tag(tag) = step else { return Err(DicomError::BadPath(path.to_string())) };
-        let Some(elem) = obj.get(*tag) else { return Ok(None) };
+        let Step::Tag(tag) = step else {
+            return Err(DicomError::BadPath(path.to_string()));
+        };
+        let Some(elem) = obj.get(*tag) else {
+            return Ok(None);
+        };
         match (elem.value(), iter.next()) {
             (Value::Primitive(p), None) => return Ok(le_bytes(p)),
             (Value::PixelSequence(_), None) => {

@@ -58,17 +58,26 @@ pub enum DicomError {
 impl DicomError {
     /// An `Unreadable` error from a dicom-rs error, the whole cause chain in the reason.
     pub(crate) fn unreadable<E: StdError + Send + Sync + 'static>(err: E) -> Self {
-        DicomError::Unreadable { reason: chain(&err), source: Some(Box::new(err)) }
+        DicomError::Unreadable {
+            reason: chain(&err),
+            source: Some(Box::new(err)),
+        }
     }
 
     /// An `Unreadable` error with a reason only.
     pub(crate) fn unreadable_msg(reason: impl Into<String>) -> Self {
-        DicomError::Unreadable { reason: reason.into(), source: None }
+        DicomError::Unreadable {
+            reason: reason.into(),
+            source: None,
+        }
     }
 
     /// An `Encode` error from a dicom-rs error.
     pub(crate) fn encode<E: StdError + Send + Sync + 'static>(err: E) -> Self {
-        DicomError::Encode { reason: chain(&err), source: Some(Box::new(err)) }
+        DicomError::Encode {
+            reason: chain(&err),
+            source: Some(Box::new(err)),
+        }
     }
 }
 

@@ -63,7 +63,10 @@ fn element_to_json(elem: &InMemElement, path: &str) -> J {
             out.insert("vr".into(), "SQ".into());
         }
         Value::PixelSequence(_) => {
-            out.insert("BulkDataURI".into(), format!("{BULKDATA_PREFIX}{path}").into());
+            out.insert(
+                "BulkDataURI".into(),
+                format!("{BULKDATA_PREFIX}{path}").into(),
+            );
         }
         Value::Primitive(p) => {
             if is_binary_vr(vr) || elem.tag() == PIXEL_DATA {
@@ -71,7 +74,10 @@ fn element_to_json(elem: &InMemElement, path: &str) -> J {
                 if len == 0 {
                     // an empty value has neither (PS3.18 F.2.5)
                 } else if elem.tag() == PIXEL_DATA || len > BULK_THRESHOLD {
-                    out.insert("BulkDataURI".into(), format!("{BULKDATA_PREFIX}{path}").into());
+                    out.insert(
+                        "BulkDataURI".into(),
+                        format!("{BULKDATA_PREFIX}{path}").into(),
+                    );
                 } else {
                     let bytes = le_bytes(p).unwrap_or_else(|| p.to_bytes().into_owned());
                     out.insert("InlineBinary".into(), base64(&bytes).into());
@@ -113,7 +119,10 @@ fn text_to_json(vr: &str, s: &str) -> J {
 /// leaving out empty groups.
 fn pn_to_json(s: &str) -> J {
     let mut obj = Map::new();
-    for (name, group) in ["Alphabetic", "Ideographic", "Phonetic"].iter().zip(s.split('=')) {
+    for (name, group) in ["Alphabetic", "Ideographic", "Phonetic"]
+        .iter()
+        .zip(s.split('='))
+    {
         if !group.is_empty() {
             obj.insert((*name).to_string(), group.into());
         }
@@ -128,7 +137,12 @@ fn pn_to_json(s: &str) -> J {
 /// DICOM JSON (PS3.18 F.2) of index attributes: PN as objects, IS/DS/US/… as numbers,
 /// sequences with their items, an attribute without values as just its VR.
 pub fn attrs_to_json(attrs: &IndexAttrs) -> J {
-    J::Object(attrs.iter().map(|(k, v)| (k.clone(), attr_to_json(v))).collect())
+    J::Object(
+        attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), attr_to_json(v)))
+            .collect(),
+    )
 }
 
 fn attr_to_json(attr: &AttrValue) -> J {
@@ -136,10 +150,19 @@ fn attr_to_json(attr: &AttrValue) -> J {
     out.insert("vr".into(), attr.vr.clone().into());
     if attr.vr == "SQ" {
         if !attr.items.is_empty() {
-            out.insert("Value".into(), attr.items.iter().map(attrs_to_json).collect());
+            out.insert(
+                "Value".into(),
+                attr.items.iter().map(attrs_to_json).collect(),
+            );
         }
     } else if !attr.values.is_empty() {
-        out.insert("Value".into(), attr.values.iter().map(|s| text_to_json(&attr.vr, s)).collect());
+        out.insert(
+            "Value".into(),
+            attr.values
+                .iter()
+                .map(|s| text_to_json(&attr.vr, s))
+                .collect(),
+        );
     }
     J::Object(out)
 }

@@ -24,7 +24,10 @@ impl MediaType {
 
     /// The first parameter with this name (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -59,7 +62,11 @@ pub fn parse_content_type(value: &str) -> Result<MediaType, DicomError> {
     };
     let (type_, subtype) = essence.split_once('/').ok_or_else(|| bad("no '/'"))?;
     let (type_, subtype) = (type_.trim(), subtype.trim());
-    if type_.is_empty() || subtype.is_empty() || !type_.chars().all(is_tchar) || !subtype.chars().all(is_tchar) {
+    if type_.is_empty()
+        || subtype.is_empty()
+        || !type_.chars().all(is_tchar)
+        || !subtype.chars().all(is_tchar)
+    {
         return Err(bad("bad type or subtype"));
     }
     let mut params = Vec::new();
@@ -68,7 +75,9 @@ pub fn parse_content_type(value: &str) -> Result<MediaType, DicomError> {
         if rest.is_empty() {
             break;
         }
-        let eq = rest.find(['=', ';']).filter(|&i| rest.as_bytes()[i] == b'=');
+        let eq = rest
+            .find(['=', ';'])
+            .filter(|&i| rest.as_bytes()[i] == b'=');
         let eq = eq.ok_or_else(|| bad("parameter without '='"))?;
         let name = rest[..eq].trim();
         if name.is_empty() || !name.chars().all(is_tchar) {
@@ -103,7 +112,11 @@ pub fn parse_content_type(value: &str) -> Result<MediaType, DicomError> {
         };
         params.push((name.to_ascii_lowercase(), value));
     }
-    Ok(MediaType { type_: type_.to_ascii_lowercase(), subtype: subtype.to_ascii_lowercase(), params })
+    Ok(MediaType {
+        type_: type_.to_ascii_lowercase(),
+        subtype: subtype.to_ascii_lowercase(),
+        params,
+    })
 }
 
 #[cfg(test)]
@@ -135,7 +148,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_values() {
-        for v in ["", "application", "/dicom", "a/b; x", "a/b; x=\"open", "a/b; =v", "a b/c", "a/b; x=\"v\" junk"] {
+        for v in [
+            "",
+            "application",
+            "/dicom",
+            "a/b; x",
+            "a/b; x=\"open",
+            "a/b; =v",
+            "a b/c",
+            "a/b; x=\"v\" junk",
+        ] {
             assert!(parse_content_type(v).is_err(), "{v:?}");
         }
     }

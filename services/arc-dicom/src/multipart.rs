@@ -20,7 +20,10 @@ pub struct Part {
 impl Part {
     /// The first header with this name (case-insensitive, RFC 5322 1.2.2).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The part's Content-Type, if any.
@@ -34,7 +37,9 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let first = *needle.first()?;
     let mut i = from;
     while i + needle.len() <= hay.len() {
-        let j = i + hay[i..=hay.len() - needle.len()].iter().position(|&b| b == first)?;
+        let j = i + hay[i..=hay.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)?;
         if hay[j..].starts_with(needle) {
             return Some(j);
         }
@@ -80,11 +85,17 @@ pub fn split_multipart(body: &Bytes, boundary: &str) -> Result<Vec<Part>, DicomE
         if data[pos..].starts_with(b"--") {
             return Ok(parts); // close delimiter
         }
-        let start = after_line_break(data, pos).ok_or_else(|| bad("boundary delimiter not followed by a line break"))?;
+        let start = after_line_break(data, pos)
+            .ok_or_else(|| bad("boundary delimiter not followed by a line break"))?;
         // the next delimiter; searching from the line break just consumed lets an
         // empty part (a delimiter right after a delimiter) be found too
-        let nl = find(data, &nl_dash, start - 1).ok_or_else(|| bad("missing closing boundary delimiter"))?;
-        let end = if nl > start && data[nl - 1] == b'\r' { nl - 1 } else { nl.max(start) };
+        let nl = find(data, &nl_dash, start - 1)
+            .ok_or_else(|| bad("missing closing boundary delimiter"))?;
+        let end = if nl > start && data[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl.max(start)
+        };
         parts.push(parse_part(body, start, end)?);
         pos = nl + nl_dash.len();
     }
@@ -105,7 +116,11 @@ fn parse_part(body: &Bytes, start: usize, end: usize) -> Result<Part, DicomError
             (Some(a), Some(b)) if b + 1 < a => (b + 1, b + 2),
             (Some(a), _) => (a + 2, a + 4),
             (None, Some(b)) => (b + 1, b + 2),
-            (None, None) => return Err(DicomError::BadMultipart("part without an empty line after its headers".into())),
+            (None, None) => {
+                return Err(DicomError::BadMultipart(
+                    "part without an empty line after its headers".into(),
+                ))
+            }
         }
     };
     let mut headers: Vec<(String, String)> = Vec::new();
@@ -116,7 +131,9 @@ fn parse_part(body: &Bytes, start: usize, end: usize) -> Result<Part, DicomError
         }
         if line.starts_with([' ', '\t']) {
             // obsolete line folding (RFC 5322 3.2.2): continue the previous field
-            let last = headers.last_mut().ok_or_else(|| DicomError::BadMultipart("folded first header".into()))?;
+            let last = headers
+                .last_mut()
+                .ok_or_else(|| DicomError::BadMultipart("folded first header".into()))?;
             last.1.push(' ');
             last.1.push_str(line.trim());
             continue;
@@ -126,7 +143,10 @@ fn parse_part(body: &Bytes, start: usize, end: usize) -> Result<Part, DicomError
             .ok_or_else(|| DicomError::BadMultipart(format!("malformed part header {line:?}")))?;
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
-    Ok(Part { headers, body: body.slice(start + content_start..end) })
+    Ok(Part {
+        headers,
+        body: body.slice(start + content_start..end),
+    })
 }
 
 /// A fresh boundary: `arcstream-` and 32 hex digits, random enough never to occur in a
@@ -165,7 +185,12 @@ impl MultipartWriter {
 
     /// A writer with a given boundary (tests, or a client that chose one).
     pub fn with_boundary(root_type: &str, boundary: impl Into<String>) -> Self {
-        MultipartWriter { boundary: boundary.into(), root_type: root_type.to_string(), chunks: Vec::new(), parts: 0 }
+        MultipartWriter {
+            boundary: boundary.into(),
+            root_type: root_type.to_string(),
+            chunks: Vec::new(),
+            parts: 0,
+        }
     }
 
     /// The boundary in use.
@@ -179,7 +204,10 @@ impl MultipartWriter {
         crate::media_type::MediaType {
             type_: "multipart".into(),
             subtype: "related".into(),
-            params: vec![("type".into(), self.root_type.clone()), ("boundary".into(), self.boundary.clone())],
+            params: vec![
+                ("type".into(), self.root_type.clone()),
+                ("boundary".into(), self.boundary.clone()),
+            ],
         }
         .to_string()
     }
@@ -192,7 +220,9 @@ impl MultipartWriter {
             head.extend_from_slice(b"\r\n");
         }
         self.parts += 1;
-        head.extend_from_slice(format!("--{}\r\nContent-Type: {content_type}\r\n", self.boundary).as_bytes());
+        head.extend_from_slice(
+            format!("--{}\r\nContent-Type: {content_type}\r\n", self.boundary).as_bytes(),
+        );
         for (name, value) in extra_headers {
             head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
@@ -207,7 +237,12 @@ impl MultipartWriter {
     }
 
     /// Appends a whole part.
-    pub fn part(&mut self, content_type: &str, extra_headers: &[(&str, &str)], body: impl Into<Bytes>) {
+    pub fn part(
+        &mut self,
+        content_type: &str,
+        extra_headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) {
         let head = self.part_head(content_type, extra_headers);
         self.chunks.push(head);
         self.chunks.push(body.into());

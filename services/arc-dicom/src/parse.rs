@@ -38,18 +38,25 @@ pub struct ParsedInstance {
 pub fn parse_instance(bytes: &[u8]) -> Result<ParsedInstance, DicomError> {
     let (meta, file) = open(bytes)?;
     let obj: &InMemDicomObject = &file;
-    let study_uid = required_uid(obj, Tag(0x0020, 0x000D), "StudyInstanceUID")?;
-    let series_uid = required_uid(obj, Tag(0x0020, 0x000E), "SeriesInstanceUID")?;
-    let sop_instance_uid = required_uid(obj, Tag(0x0008, 0x0018), "SOPInstanceUID")?;
-    let sop_class_uid = required_uid(obj, Tag(0x0008, 0x0016), "SOPClassUID")?;
     let charset = charset_of(obj);
+    // The UIDs come from the extracted attributes, which decode a UID written with VR UN
+    // by its dictionary VR (rtdose_rle_1frame.dcm does that), so both always agree.
+    let attrs = extract(obj, INDEXED, &charset);
+    let required = |tag: &str, keyword: &'static str| {
+        attrs
+            .get(tag)
+            .and_then(|a| a.first())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or(DicomError::MissingAttribute(keyword))
+    };
     Ok(ParsedInstance {
-        study_uid,
-        series_uid,
-        sop_instance_uid,
-        sop_class_uid,
+        study_uid: required("0020000D", "StudyInstanceUID")?,
+        series_uid: required("0020000E", "SeriesInstanceUID")?,
+        sop_instance_uid: required("00080018", "SOPInstanceUID")?,
+        sop_class_uid: required("00080016", "SOPClassUID")?,
         transfer_syntax: meta.transfer_syntax,
-        attrs: extract(obj, INDEXED, &charset),
+        attrs,
         header_json: dataset_to_json(obj),
     })
 }
@@ -59,15 +66,6 @@ pub fn parse_instance(bytes: &[u8]) -> Result<ParsedInstance, DicomError> {
 pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, DicomError> {
     let (_, file) = open(bytes)?;
     Ok(dataset_to_json(&file))
-}
-
-/// The first value of a UID attribute, which must be present and non-empty.
-fn required_uid(obj: &InMemDicomObject, tag: Tag, keyword: &'static str) -> Result<String, DicomError> {
-    obj.get(tag)
-        .and_then(|e| e.value().primitive())
-        .and_then(|p| text_values(VR::UI, p).into_iter().next())
-        .filter(|s| !s.is_empty())
-        .ok_or(DicomError::MissingAttribute(keyword))
 }
 
 /// The character set in force for the data set (PS3.5 6.1.2.5.3: the first value
@@ -91,13 +89,19 @@ pub(crate) fn parse_tag(key: &str) -> Option<Tag> {
 }
 
 /// The listed attributes present in `obj`.
-fn extract(obj: &InMemDicomObject, wanted: &[Indexed], charset: &SpecificCharacterSet) -> IndexAttrs {
+fn extract(
+    obj: &InMemDicomObject,
+    wanted: &[Indexed],
+    charset: &SpecificCharacterSet,
+) -> IndexAttrs {
     // an item may declare its own character set (PS3.5 6.1.2.5.2)
     let own = obj.get(Tag(0x0008, 0x0005)).map(|_| charset_of(obj));
     let charset = own.as_ref().unwrap_or(charset);
     let mut out = IndexAttrs::new();
     for entry in wanted {
-        let Some(tag) = parse_tag(entry.tag) else { continue };
+        let Some(tag) = parse_tag(entry.tag) else {
+            continue;
+        };
         let Some(elem) = obj.get(tag) else { continue };
         let value = match elem.value() {
             Value::Sequence(seq) => {
@@ -109,7 +113,11 @@ fn extract(obj: &InMemDicomObject, wanted: &[Indexed], charset: &SpecificCharact
                 AttrValue {
                     vr: "SQ".into(),
                     values: Vec::new(),
-                    items: seq.items().iter().map(|item| extract(item, item_keys, charset)).collect(),
+                    items: seq
+                        .items()
+                        .iter()
+                        .map(|item| extract(item, item_keys, charset))
+                        .collect(),
                 }
             }
             Value::Primitive(p) => primitive_attr(elem.vr(), p, entry, charset),
@@ -123,7 +131,12 @@ fn extract(obj: &InMemDicomObject, wanted: &[Indexed], charset: &SpecificCharact
 /// One primitive attribute. A value whose VR came as UN (unknown in implicit VR, or
 /// written as UN by some converters) is decoded with the dictionary's VR, as PS3.5
 /// 6.2.2 allows for a known tag.
-fn primitive_attr(vr: VR, p: &PrimitiveValue, entry: &Indexed, charset: &SpecificCharacterSet) -> AttrValue {
+fn primitive_attr(
+    vr: VR,
+    p: &PrimitiveValue,
+    entry: &Indexed,
+    charset: &SpecificCharacterSet,
+) -> AttrValue {
     let dict_vr: VR = entry.vr.parse().unwrap_or(vr);
     if vr == VR::UN && dict_vr != VR::UN {
         match p {
@@ -141,9 +154,17 @@ fn primitive_attr(vr: VR, p: &PrimitiveValue, entry: &Indexed, charset: &Specifi
 /// Endian encoding, PS3.5 6.2.2).
 fn reinterpret_un(vr: VR, bytes: &[u8], charset: &SpecificCharacterSet) -> Vec<String> {
     let numbers: Option<Vec<String>> = match vr {
-        VR::US => Some(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]).to_string()).collect()),
+        VR::US => Some(
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]).to_string())
+                .collect(),
+        ),
         VR::UL => Some(
-            bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()).collect(),
+            bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string())
+                .collect(),
         ),
         VR::SQ | VR::OB | VR::OW => Some(Vec::new()),
         _ => None,
@@ -154,7 +175,9 @@ fn reinterpret_un(vr: VR, bytes: &[u8], charset: &SpecificCharacterSet) -> Vec<S
     let texts: Vec<String> = bytes
         .split(|&b| b == b'\\')
         .map(|part| {
-            let text = charset.decode(part).unwrap_or_else(|_| String::from_utf8_lossy(part).into_owned());
+            let text = charset
+                .decode(part)
+                .unwrap_or_else(|_| String::from_utf8_lossy(part).into_owned());
             crate::values::trim_value(vr, &text)
         })
         .collect();

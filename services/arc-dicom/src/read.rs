@@ -2,15 +2,23 @@
 //! (PS3.10 7.1), then decoding the whole data set with dicom-rs.
 
 use crate::error::DicomError;
+use dicom_core::header::{DataElementHeader, SequenceItemHeader};
+use dicom_core::PrimitiveValue;
 use dicom_encoding::text::SpecificCharacterSet;
-use dicom_encoding::Endianness;
 use dicom_encoding::transfer_syntax::{Codec, TransferSyntax, TransferSyntaxIndex};
+use dicom_encoding::Endianness;
 use dicom_object::{DefaultDicomObject, FileMetaTable, InMemDicomObject};
-use dicom_parser::stateful::decode::{CharacterSetOverride, DynStatefulDecoder, StatefulDecode};
+use dicom_parser::stateful::decode::{
+    CharacterSetOverride, DynStatefulDecoder, Error as DecodeError, Result as DecodeResult,
+    StatefulDecode,
+};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::io::Read;
 
 const DICM: &[u8; 4] = b"DICM";
+
+/// The largest data set a Deflated Explicit VR Little Endian object may inflate to.
+const MAX_INFLATED: u64 = 1 << 30;
 
 /// The File Meta Information found at the start of a buffer.
 #[derive(Debug, Clone)]
@@ -27,8 +35,19 @@ pub(crate) struct MetaInfo {
 fn has_long_length(vr: &[u8]) -> bool {
     matches!(
         vr,
-        b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR"
-            | b"UT" | b"UV"
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
     )
 }
 
@@ -37,7 +56,12 @@ fn u16_le(b: &[u8], at: usize) -> Option<u16> {
 }
 
 fn u32_le(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, *b.get(at + 3)?]))
+    Some(u32::from_le_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+        *b.get(at + 2)?,
+        *b.get(at + 3)?,
+    ]))
 }
 
 /// Finds the File Meta Information: after a 128-byte preamble and `DICM`, right after
@@ -49,7 +73,10 @@ pub(crate) fn locate_meta(bytes: &[u8]) -> Result<MetaInfo, DicomError> {
         132
     } else if bytes.starts_with(DICM) {
         4
-    } else if bytes.len() >= 8 && u16_le(bytes, 0) == Some(0x0002) && bytes[4..6].iter().all(u8::is_ascii_uppercase) {
+    } else if bytes.len() >= 8
+        && u16_le(bytes, 0) == Some(0x0002)
+        && bytes[4..6].iter().all(u8::is_ascii_uppercase)
+    {
         0
     } else {
         return Err(DicomError::NoMetaHeader);
@@ -59,7 +86,7 @@ pub(crate) fn locate_meta(bytes: &[u8]) -> Result<MetaInfo, DicomError> {
     let mut transfer_syntax = None;
     let mut count = 0usize;
     while u16_le(bytes, pos) == Some(0x0002) {
-        let element = u16_le(bytes, pos + 2).ok_or_else(|| truncated_meta())?;
+        let element = u16_le(bytes, pos + 2).ok_or_else(truncated_meta)?;
         let vr = bytes.get(pos + 4..pos + 6).ok_or_else(truncated_meta)?;
         if !vr.iter().all(u8::is_ascii_uppercase) {
             return Err(DicomError::unreadable_msg(format!(
@@ -69,7 +96,10 @@ pub(crate) fn locate_meta(bytes: &[u8]) -> Result<MetaInfo, DicomError> {
         let (header_len, value_len) = if has_long_length(vr) {
             (12, u32_le(bytes, pos + 8).ok_or_else(truncated_meta)?)
         } else {
-            (8, u32::from(u16_le(bytes, pos + 6).ok_or_else(truncated_meta)?))
+            (
+                8,
+                u32::from(u16_le(bytes, pos + 6).ok_or_else(truncated_meta)?),
+            )
         };
         if value_len == u32::MAX {
             return Err(DicomError::unreadable_msg(format!(
@@ -105,7 +135,11 @@ pub(crate) fn locate_meta(bytes: &[u8]) -> Result<MetaInfo, DicomError> {
     normalized.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00]);
     normalized.extend_from_slice(&group_len.to_le_bytes());
     normalized.extend_from_slice(&elements);
-    Ok(MetaInfo { transfer_syntax, normalized, dataset_start: pos })
+    Ok(MetaInfo {
+        transfer_syntax,
+        normalized,
+        dataset_start: pos,
+    })
 }
 
 fn truncated_meta() -> DicomError {
@@ -119,11 +153,13 @@ fn truncated_meta() -> DicomError {
 /// as dicom-rs supports it.
 pub(crate) fn open(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), DicomError> {
     let meta = locate_meta(bytes)?;
-    let table = FileMetaTable::from_reader(meta.normalized.as_slice())
-        .map_err(DicomError::unreadable)?;
-    let ts = TransferSyntaxRegistry.get(&meta.transfer_syntax).ok_or_else(|| {
-        DicomError::unreadable_msg(format!("unknown transfer syntax {}", meta.transfer_syntax))
-    })?;
+    let table =
+        FileMetaTable::from_reader(meta.normalized.as_slice()).map_err(DicomError::unreadable)?;
+    let ts = TransferSyntaxRegistry
+        .get(&meta.transfer_syntax)
+        .ok_or_else(|| {
+            DicomError::unreadable_msg(format!("unknown transfer syntax {}", meta.transfer_syntax))
+        })?;
     let encoded = &bytes[meta.dataset_start..];
     let obj = match ts.codec() {
         // Deflated Explicit VR Little Endian (PS3.5 A.5): inflate first, then decode.
@@ -131,8 +167,14 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), Dicom
             let mut inflated = Vec::new();
             adapter
                 .adapt_reader(Box::new(encoded))
+                .take(MAX_INFLATED + 1)
                 .read_to_end(&mut inflated)
                 .map_err(DicomError::unreadable)?;
+            if inflated.len() as u64 > MAX_INFLATED {
+                return Err(DicomError::unreadable_msg(
+                    "deflated data set inflates beyond 1 GiB",
+                ));
+            }
             decode_dataset(&inflated, ts)?
         }
         Codec::Dataset(None) => {
@@ -152,10 +194,13 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), Dicom
 /// the wild, e.g. pydicom's SC_rgb_jpeg.dcm); like dcmtk and pydicom, look at the first
 /// element header: explicit VR has two upper-case letters at bytes 4..6 (PS3.5 7.1.2).
 fn actual_encoding<'a>(encoded: &[u8], ts: &'a TransferSyntax) -> &'a TransferSyntax {
-    let Some(head) = encoded.get(..8) else { return ts };
+    let Some(head) = encoded.get(..8) else {
+        return ts;
+    };
     let looks_explicit = head[4..6].iter().all(u8::is_ascii_uppercase);
     let declared_implicit = ts.uid() == crate::ts::IMPLICIT_VR_LE;
-    let fallback = if !declared_implicit && !looks_explicit && ts.endianness() == Endianness::Little {
+    let fallback = if !declared_implicit && !looks_explicit && ts.endianness() == Endianness::Little
+    {
         crate::ts::IMPLICIT_VR_LE
     } else if declared_implicit && looks_explicit {
         // an implicit length this large cannot be right: read it as explicit VR
@@ -174,7 +219,7 @@ fn actual_encoding<'a>(encoded: &[u8], ts: &'a TransferSyntax) -> &'a TransferSy
 /// every byte was consumed.
 fn decode_dataset(encoded: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, DicomError> {
     let ts = actual_encoding(encoded, ts);
-    let mut decoder = DynStatefulDecoder::new_with_override(
+    let decoder = DynStatefulDecoder::new_with_override(
         encoded,
         ts,
         SpecificCharacterSet::default(),
@@ -182,8 +227,17 @@ fn decode_dataset(encoded: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObjec
         0,
     )
     .map_err(DicomError::unreadable)?;
-    let obj = InMemDicomObject::read_dataset(&mut decoder).map_err(DicomError::unreadable)?;
-    let consumed = decoder.position();
+    let mut guarded = Guarded {
+        inner: decoder,
+        limit: encoded.len() as u64,
+        overrun: None,
+    };
+    let result = InMemDicomObject::read_dataset(&mut guarded);
+    if let Some(reason) = guarded.overrun.take() {
+        return Err(DicomError::unreadable_msg(reason));
+    }
+    let obj = result.map_err(DicomError::unreadable)?;
+    let consumed = guarded.position();
     if consumed != encoded.len() as u64 {
         return Err(DicomError::unreadable_msg(format!(
             "data set ends inside an element header at byte {consumed} of {}",
@@ -191,6 +245,92 @@ fn decode_dataset(encoded: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObjec
         )));
     }
     Ok(obj)
+}
+
+/// A stateful decoder that refuses any value longer than what is left of the input
+/// before dicom-rs allocates a buffer for it: a 4 GiB length in a 1 kB file must fail
+/// at once, not reserve 4 GiB.
+struct Guarded<D> {
+    inner: D,
+    limit: u64,
+    overrun: Option<String>,
+}
+
+impl<D: StatefulDecode> Guarded<D> {
+    fn check(&mut self, what: &dyn std::fmt::Display, len: Option<u32>) -> DecodeResult<()> {
+        let Some(len) = len else { return Ok(()) };
+        let position = self.inner.position();
+        let left = self.limit.saturating_sub(position);
+        if u64::from(len) <= left {
+            return Ok(());
+        }
+        self.overrun = Some(format!(
+            "{what} at byte {position} claims {len} bytes but only {left} remain (truncated or corrupt)"
+        ));
+        Err(DecodeError::AllocateValueData { len })
+    }
+
+    fn check_header(&mut self, header: &DataElementHeader) -> DecodeResult<()> {
+        self.check(&format_args!("element {}", header.tag), header.len.get())
+    }
+}
+
+impl<D: StatefulDecode> StatefulDecode for Guarded<D> {
+    type Reader = D::Reader;
+
+    fn decode_header(&mut self) -> DecodeResult<DataElementHeader> {
+        self.inner.decode_header()
+    }
+
+    fn decode_item_header(&mut self) -> DecodeResult<SequenceItemHeader> {
+        self.inner.decode_item_header()
+    }
+
+    fn read_value(&mut self, header: &DataElementHeader) -> DecodeResult<PrimitiveValue> {
+        self.check_header(header)?;
+        self.inner.read_value(header)
+    }
+
+    fn read_value_preserved(&mut self, header: &DataElementHeader) -> DecodeResult<PrimitiveValue> {
+        self.check_header(header)?;
+        self.inner.read_value_preserved(header)
+    }
+
+    fn read_value_bytes(&mut self, header: &DataElementHeader) -> DecodeResult<PrimitiveValue> {
+        self.check_header(header)?;
+        self.inner.read_value_bytes(header)
+    }
+
+    fn read_to_vec(&mut self, length: u32, vec: &mut Vec<u8>) -> DecodeResult<()> {
+        self.check(&"item", Some(length))?;
+        self.inner.read_to_vec(length, vec)
+    }
+
+    fn read_u32_to_vec(&mut self, length: u32, vec: &mut Vec<u32>) -> DecodeResult<()> {
+        self.check(&"offset table", Some(length))?;
+        self.inner.read_u32_to_vec(length, vec)
+    }
+
+    fn read_to<W: std::io::Write>(&mut self, length: u32, out: W) -> DecodeResult<()> {
+        self.check(&"value", Some(length))?;
+        self.inner.read_to(length, out)
+    }
+
+    fn skip_bytes(&mut self, length: u32) -> DecodeResult<()> {
+        self.check(&"value", Some(length))?;
+        self.inner.skip_bytes(length)
+    }
+
+    fn seek(&mut self, position: u64) -> DecodeResult<()>
+    where
+        Self::Reader: std::io::Seek,
+    {
+        self.inner.seek(position)
+    }
+
+    fn position(&self) -> u64 {
+        self.inner.position()
+    }
 }
 
 #[cfg(test)]
@@ -232,13 +372,22 @@ mod tests {
     fn bad_meta_is_an_error_not_a_panic() {
         assert!(matches!(locate_meta(b""), Err(DicomError::NoMetaHeader)));
         assert!(matches!(locate_meta(b"DIC"), Err(DicomError::NoMetaHeader)));
-        assert!(matches!(locate_meta(b"DICM\x08\x00\x60\x00CS\x02\x00MR"), Err(DicomError::NoMetaHeader)));
+        assert!(matches!(
+            locate_meta(b"DICM\x08\x00\x60\x00CS\x02\x00MR"),
+            Err(DicomError::NoMetaHeader)
+        ));
         // a value running past the end
         let cut = &short(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2\0")[..12];
-        assert!(matches!(locate_meta(cut), Err(DicomError::Unreadable { .. })));
+        assert!(matches!(
+            locate_meta(cut),
+            Err(DicomError::Unreadable { .. })
+        ));
         // a meta group without (0002,0010)
         let no_ts = short(0x0002, 0x0002, b"UI", b"1.2\0");
-        assert!(matches!(locate_meta(&no_ts), Err(DicomError::MissingTransferSyntax)));
+        assert!(matches!(
+            locate_meta(&no_ts),
+            Err(DicomError::MissingTransferSyntax)
+        ));
         // implicit VR in the meta group
         assert!(locate_meta(b"\x02\x00\x10\x00\x04\x00\x00\x001.2\0").is_err());
     }

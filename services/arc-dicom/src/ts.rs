@@ -72,7 +72,9 @@ pub fn to_explicit_vr_le(bytes: &[u8]) -> Result<Vec<u8>, DicomError> {
         return Err(DicomError::NeedsDecompression(ts.to_string()));
     }
     let dataset = &bytes[meta.dataset_start..];
-    let dataset_is_explicit = dataset.get(4..6).is_none_or(|vr| vr.iter().all(u8::is_ascii_uppercase));
+    let dataset_is_explicit = dataset
+        .get(4..6)
+        .is_none_or(|vr| vr.iter().all(u8::is_ascii_uppercase));
     if ts == EXPLICIT_VR_LE && dataset_is_explicit {
         // the meta group was normalised by `locate_meta`; the data set is already right
         let mut out = Vec::with_capacity(128 + meta.normalized.len() + dataset.len());

@@ -6,12 +6,18 @@ use dicom_core::{PrimitiveValue, VR};
 /// VRs holding binary data that DICOM JSON carries as InlineBinary or BulkDataURI
 /// (PS3.18 F.2.7).
 pub(crate) fn is_binary_vr(vr: VR) -> bool {
-    matches!(vr, VR::OB | VR::OD | VR::OF | VR::OL | VR::OV | VR::OW | VR::UN)
+    matches!(
+        vr,
+        VR::OB | VR::OD | VR::OF | VR::OL | VR::OV | VR::OW | VR::UN
+    )
 }
 
 /// VRs whose values DICOM JSON writes as JSON numbers (PS3.18 F.2.3).
 pub(crate) fn is_numeric_vr(vr: &str) -> bool {
-    matches!(vr, "IS" | "DS" | "US" | "SS" | "UL" | "SL" | "FL" | "FD" | "UV" | "SV")
+    matches!(
+        vr,
+        "IS" | "DS" | "US" | "SS" | "UL" | "SL" | "FL" | "FD" | "UV" | "SV"
+    )
 }
 
 /// Removes the padding a value of this VR may carry (PS3.5 6.2): trailing spaces for the
@@ -35,7 +41,10 @@ pub(crate) fn normalize_pn(s: &str) -> String {
     let pad = |c: char| c == ' ' || c == '\0';
     let mut groups: Vec<&str> = s
         .split('=')
-        .map(|g| g.trim_start_matches(pad).trim_end_matches(|c: char| pad(c) || c == '^'))
+        .map(|g| {
+            g.trim_start_matches(pad)
+                .trim_end_matches(|c: char| pad(c) || c == '^')
+        })
         .collect();
     while groups.len() > 1 && groups.last().is_some_and(|g| g.is_empty()) {
         groups.pop();
@@ -50,11 +59,16 @@ pub(crate) fn text_values(vr: VR, value: &PrimitiveValue) -> Vec<String> {
         PrimitiveValue::Empty => Vec::new(),
         PrimitiveValue::Str(s) => vec![trim_value(vr, s)],
         PrimitiveValue::Strs(v) => v.iter().map(|s| trim_value(vr, s)).collect(),
-        PrimitiveValue::Tags(t) => {
-            t.iter().map(|t| format!("{:04X}{:04X}", t.group(), t.element())).collect()
-        }
+        PrimitiveValue::Tags(t) => t
+            .iter()
+            .map(|t| format!("{:04X}{:04X}", t.group(), t.element()))
+            .collect(),
         PrimitiveValue::F32(v) => v.iter().map(|x| x.to_string()).collect(),
-        other => other.to_multi_str().iter().map(|s| trim_value(vr, s)).collect(),
+        other => other
+            .to_multi_str()
+            .iter()
+            .map(|s| trim_value(vr, s))
+            .collect(),
     };
     if out.len() == 1 && out[0].is_empty() {
         Vec::new()
@@ -109,7 +123,10 @@ pub(crate) fn json_number(vr: &str, s: &str) -> Option<serde_json::Value> {
     if vr == "IS" || s.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E') {
         return None; // rejects "inf", "NaN" and friends Rust would accept
     }
-    s.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(serde_json::Value::Number)
+    s.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map(serde_json::Value::Number)
 }
 
 /// A JSON value for a float: a number, or the strings `NaN`, `Infinity`, `-Infinity`
@@ -135,9 +152,10 @@ pub(crate) fn json_numbers(value: &PrimitiveValue) -> Option<Vec<serde_json::Val
         PrimitiveValue::I64(v) => v.iter().map(|&x| J::from(x)).collect(),
         PrimitiveValue::U64(v) => v.iter().map(|&x| J::from(x)).collect(),
         // shortest decimal form of the f32, so 0.1f32 stays 0.1 rather than 0.10000000149
-        PrimitiveValue::F32(v) => {
-            v.iter().map(|x| json_float(x.to_string().parse().unwrap_or(f64::NAN))).collect()
-        }
+        PrimitiveValue::F32(v) => v
+            .iter()
+            .map(|x| json_float(x.to_string().parse().unwrap_or(f64::NAN)))
+            .collect(),
         PrimitiveValue::F64(v) => v.iter().map(|&x| json_float(x)).collect(),
         _ => return None,
     })
@@ -148,7 +166,11 @@ pub(crate) fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -167,8 +189,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")];
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
         for (input, want) in cases {
             assert_eq!(base64(input.as_bytes()), want);
         }
@@ -177,7 +206,10 @@ mod tests {
 
     #[test]
     fn person_names_lose_trailing_empty_groups() {
-        assert_eq!(normalize_pn("Wang^XiaoDong=王^小東= "), "Wang^XiaoDong=王^小東");
+        assert_eq!(
+            normalize_pn("Wang^XiaoDong=王^小東= "),
+            "Wang^XiaoDong=王^小東"
+        );
         assert_eq!(normalize_pn("Doe^John=="), "Doe^John");
         assert_eq!(normalize_pn("=Yamada"), "=Yamada");
         assert_eq!(normalize_pn("  "), "");
@@ -191,7 +223,10 @@ mod tests {
         assert_eq!(trim_value(VR::UI, "1.2.3\0"), "1.2.3");
         assert_eq!(trim_value(VR::LO, " a b "), "a b");
         assert_eq!(trim_value(VR::LT, "  text  "), "  text");
-        assert_eq!(text_values(VR::CS, &PrimitiveValue::Strs(vec!["".to_string()].into())), Vec::<String>::new());
+        assert_eq!(
+            text_values(VR::CS, &PrimitiveValue::Strs(vec!["".to_string()].into())),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -202,7 +237,10 @@ mod tests {
         assert_eq!(json_number("DS", "NaN"), None);
         assert_eq!(json_number("DS", "abc"), None);
         assert_eq!(json_number("DS", ""), None);
-        assert_eq!(json_float(f64::NEG_INFINITY), serde_json::json!("-Infinity"));
+        assert_eq!(
+            json_float(f64::NEG_INFINITY),
+            serde_json::json!("-Infinity")
+        );
         let f = json_numbers(&PrimitiveValue::F32(vec![0.1f32].into())).unwrap();
         assert_eq!(f, vec![serde_json::json!(0.1)]);
     }

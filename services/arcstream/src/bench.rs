@@ -73,6 +73,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         bail!("--concurrency needs at least one level above 0");
     }
     let command_line = report::command_line();
+    let load_before = report::load_average();
     let templates = corpus::load_templates(&args.corpus)?;
     eprintln!(
         "bench: templates {}",
@@ -124,6 +125,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         levels: levels.clone(),
         queries: plan.queries.len(),
         release: !cfg!(debug_assertions),
+        load: (load_before, report::load_average()),
         results: &results,
     });
     println!("{md}");

@@ -7,13 +7,17 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 
 /// The bytes of a file in `tests/fixtures`.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A fixture opened with dicom-rs, for building variants.
 pub fn open(name: &str) -> DefaultDicomObject {
-    OpenFileOptions::new().from_reader(fixture(name).as_slice()).expect("dicom-rs opens the fixture")
+    OpenFileOptions::new()
+        .from_reader(fixture(name).as_slice())
+        .expect("dicom-rs opens the fixture")
 }
 
 /// A Part 10 file from a dicom-rs object.

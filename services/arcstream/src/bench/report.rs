@@ -14,6 +14,8 @@ pub(crate) struct Context<'a> {
     pub levels: Vec<usize>,
     pub queries: usize,
     pub release: bool,
+    /// 1-minute load average before and after the run.
+    pub load: (String, String),
     pub results: &'a [Measured],
 }
 
@@ -56,6 +58,14 @@ pub(crate) fn machine() -> String {
     let kernel =
         std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
     format!("{nproc} CPUs (nproc), {mem} memory, {cpu}, Linux {kernel}")
+}
+
+/// The 1-minute load average, to show whether something else was running.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 #[derive(Clone, Copy)]
@@ -177,7 +187,13 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
     let r = ctx.results;
     let _ = writeln!(s, "### arcstream bench\n");
     let _ = writeln!(s, "- Command: `{}`", ctx.command_line);
-    let _ = writeln!(s, "- Machine: {}", machine());
+    let _ = writeln!(
+        s,
+        "- Machine: {}; 1-minute load average {} before the run, {} after",
+        machine(),
+        ctx.load.0,
+        ctx.load.1
+    );
     let _ = writeln!(
         s,
         "- Build: {}",
