@@ -67,6 +67,8 @@ pub(crate) struct WadoLevel {
 #[derive(Debug)]
 pub(crate) struct Visibility {
     pub secs: f64,
+    /// Passes over the series needed (1: complete at the first look).
+    pub passes: usize,
     pub missing: usize,
     pub series: usize,
 }
@@ -394,7 +396,9 @@ async fn visibility(
     let start = Instant::now();
     let mut pending: Vec<&(String, String, usize)> = series.iter().collect();
     let mut last_err = Vec::new();
+    let mut passes = 0;
     loop {
+        passes += 1;
         let checks = futures::stream::iter(pending.iter().map(|(st, se, n)| async move {
             let path = format!("/studies/{st}/series/{se}/instances");
             (qido_one(client, base, &path).await, *n, path)
@@ -427,7 +431,7 @@ async fn visibility(
     for e in last_err.iter().take(5) {
         errors.add(format!("not visible 60 s after STOW-RS: {e}"));
     }
-    Visibility { secs: start.elapsed().as_secs_f64(), missing, series: series.len() }
+    Visibility { secs: start.elapsed().as_secs_f64(), passes, missing, series: series.len() }
 }
 
 async fn qido(client: &reqwest::Client, base: &str, queries: &[Query], errors: &mut Errors) -> Vec<(Shape, Vec<f64>)> {

@@ -272,11 +272,17 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
             );
         }
         if let Some(v) = &m.visibility {
-            if v.missing == 0 {
+            if v.missing == 0 && v.passes == 1 {
                 let _ = writeln!(
                     s,
-                    "- After the last STOW-RS answer, all {} series were complete in QIDO-RS (checked in {:.2} s)",
+                    "- Read-your-writes: right after the last STOW-RS answer, QIDO-RS already listed every instance of all {} series (one pass, {:.2} s)",
                     v.series, v.secs
+                );
+            } else if v.missing == 0 {
+                let _ = writeln!(
+                    s,
+                    "- After the last STOW-RS answer, QIDO-RS listed every instance of all {} series only after {} passes ({:.2} s)",
+                    v.series, v.passes, v.secs
                 );
             } else {
                 let _ = writeln!(
