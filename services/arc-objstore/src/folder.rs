@@ -9,7 +9,8 @@
 //!
 //! A key names a file, so unlike S3 the folder store cannot hold both `a` and `a/b`.
 
-use crate::{validate_key, validate_prefix, ObjectStore, Result, StoreError};
+use crate::{validate_key, validate_prefix, ObjectStore, ObjectStream, Result, StoreError};
+use futures::StreamExt;
 use arc_fs::{Fs, RealFs};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -190,6 +191,31 @@ impl Inner {
     /// Writes an object; with `if_absent`, first checks for an existing one and writes nothing
     /// if there is one. Returns whether it wrote.
     fn put(&self, key: &str, data: &[u8], if_absent: bool) -> Result<bool> {
+        self.put_with(key, if_absent, |file| file.write_all(data))
+    }
+
+    /// Writes an object from a local file in chunks, so it is never whole in memory.
+    fn put_file(&self, key: &str, src: &Path, if_absent: bool) -> Result<bool> {
+        let mut input = std::fs::File::open(src)?;
+        self.put_with(key, if_absent, |file| {
+            let mut buf = vec![0u8; crate::CHUNK];
+            loop {
+                let n = io::Read::read(&mut input, &mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                file.write_all(&buf[..n])?;
+            }
+        })
+    }
+
+    /// The one write path: `write` fills a temp file, which is synced and renamed in.
+    fn put_with(
+        &self,
+        key: &str,
+        if_absent: bool,
+        write: impl FnOnce(&mut dyn arc_fs::FsFile) -> io::Result<()>,
+    ) -> Result<bool> {
         let path = self.path_of(key)?;
         let dir = parent_of(&path).to_path_buf();
         let name = path
@@ -206,7 +232,7 @@ impl Inner {
         let tmp = dir.join(temp_name(name));
         let written = (|| {
             let mut file = self.fs.create(&tmp)?;
-            file.write_all(data)?;
+            write(file.as_mut())?;
             file.sync()?;
             drop(file);
             self.fs.rename(&tmp, &path)
@@ -358,6 +384,43 @@ impl ObjectStore for FolderStore {
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let prefix = prefix.to_string();
         self.blocking(move |s| s.list(&prefix)).await
+    }
+
+    async fn put_file(&self, key: &str, path: &Path) -> Result<()> {
+        let (key, path) = (key.to_string(), path.to_path_buf());
+        self.blocking(move |s| s.put_file(&key, &path, false).map(|_| ()))
+            .await
+    }
+
+    async fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool> {
+        let (key, path) = (key.to_string(), path.to_path_buf());
+        self.blocking(move |s| s.put_file(&key, &path, true)).await
+    }
+
+    async fn get_stream(&self, key: &str) -> Result<ObjectStream> {
+        let size = self
+            .head(key)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(key.to_string()))?;
+        let (store, key) = (self.clone(), key.to_string());
+        // One chunk read at a time, each off the async workers.
+        let chunks = futures::stream::try_unfold(0u64, move |at| {
+            let (store, key) = (store.clone(), key.clone());
+            async move {
+                if at >= size {
+                    return Ok(None);
+                }
+                let end = (at + crate::CHUNK as u64).min(size);
+                let chunk = store.get_range(&key, at..end).await?;
+                if chunk.is_empty() {
+                    // Shrunk under us: objects are immutable, so this is damage, not a race.
+                    return Err(StoreError::Unavailable(format!("{key} ended at {at} of {size} bytes")));
+                }
+                let next = at + chunk.len() as u64;
+                Ok(Some((chunk, next)))
+            }
+        });
+        Ok(ObjectStream { size, chunks: chunks.boxed() })
     }
 
     fn uri(&self) -> String {

@@ -22,8 +22,29 @@ pub use uri::open_uri;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use std::fmt::Debug;
 use std::ops::Range;
+use std::path::Path;
+
+/// The bytes of one object as a stream of chunks, with its size known up front (so an HTTP
+/// answer can carry Content-Length before the first chunk).
+pub struct ObjectStream {
+    /// Size of the whole object.
+    pub size: u64,
+    /// The chunks in order; an error ends the stream.
+    pub chunks: BoxStream<'static, Result<Bytes>>,
+}
+
+impl Debug for ObjectStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStream").field("size", &self.size).finish_non_exhaustive()
+    }
+}
+
+/// Chunk size of streamed reads and file copies.
+pub const CHUNK: usize = 1 << 20;
 
 /// Errors of an object store backend.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +91,33 @@ pub trait ObjectStore: Debug + Send + Sync + 'static {
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
     /// The URI this store was opened from.
     fn uri(&self) -> String;
+
+    /// Writes an object from a local file, durably, replacing any object under the key.
+    /// Large objects go through here so they are never held whole in memory; backends
+    /// override the default (which reads the file into memory) with a streamed copy or a
+    /// multipart upload.
+    async fn put_file(&self, key: &str, path: &Path) -> Result<()> {
+        let data = tokio::fs::read(path).await?;
+        self.put(key, Bytes::from(data)).await
+    }
+
+    /// [`ObjectStore::put_file`] unless an object exists under the key; returns whether it
+    /// wrote (`false` promises a durable object, as [`ObjectStore::put_if_absent`] does).
+    async fn put_file_if_absent(&self, key: &str, path: &Path) -> Result<bool> {
+        if self.head(key).await?.is_some() {
+            return Ok(false);
+        }
+        let data = tokio::fs::read(path).await?;
+        self.put_if_absent(key, Bytes::from(data)).await
+    }
+
+    /// Reads an object as a stream of chunks. The default reads it whole; backends override
+    /// it with ranged reads so retrieval of large objects stays flat in memory.
+    async fn get_stream(&self, key: &str) -> Result<ObjectStream> {
+        let data = self.get(key).await?;
+        let size = data.len() as u64;
+        Ok(ObjectStream { size, chunks: futures::stream::once(async move { Ok(data) }).boxed() })
+    }
 }
 
 /// Checks that a key is a relative path of plain segments: no empty, `.` or `..`
