@@ -8,6 +8,7 @@ The figures in docs/operations.md ("Sizing") come from this script:
 
     ARCSTREAM_BIN=target/debug/arcstream .venv/bin/python infra/scripts/sizing.py 2000
 """
+
 import os
 import sys
 import tempfile
@@ -31,9 +32,10 @@ def du(path):
 
 
 def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
     return 0
 
 

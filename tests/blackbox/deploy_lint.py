@@ -4,6 +4,7 @@ the settings the binary reads, and small parsers for compose, HAProxy and Docker
 The test file test_deploy_files.py applies these to the repository; its self-tests apply
 them to broken inputs, so a checker that finds nothing cannot pass unnoticed.
 """
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ def code_only(text):
     """The HCL text with comments removed and string literals blanked, keeping the code
     inside ${…} / %{…} interpolations: what is left can be searched for references."""
     out = []
-    i, n = 0, len(text)
+    n = len(text)
 
     def code(i, in_interp):
         depth = 0
@@ -230,7 +231,7 @@ def binary_env_names(root):
     arc-config outside its tests."""
     lib = (root / "services/arc-config/src/lib.rs").read_text()
     lib_code = lib.split("#[cfg(test)]")[0]
-    m = re.search(r"pub const KEYS: &\[&str\] = &\[(.*?)\];", lib_code, re.S)
+    m = re.search(r"pub const KEYS: &\[&str\] = &\[(.*?)\];", lib_code, re.DOTALL)
     assert m, "services/arc-config/src/lib.rs no longer has `pub const KEYS`; update deploy_lint.binary_env_names"
     keys = re.findall(r'"([a-z0-9_]+)"', m.group(1))
     assert 'format!("ARCSTREAM_{}", key.to_uppercase())' in lib_code, (
@@ -297,7 +298,7 @@ def haproxy_backends(text):
 
 def haproxy_timeout_seconds(text, name):
     """The value of `timeout NAME` in seconds (HAProxy units: ms default, s, m, h, d)."""
-    m = re.search(rf"^\s*timeout\s+{name}\s+(\d+)(ms|s|m|h|d)?\s*$", text, re.M)
+    m = re.search(rf"^\s*timeout\s+{name}\s+(\d+)(ms|s|m|h|d)?\s*$", text, re.MULTILINE)
     if not m:
         return None
     unit = {"ms": 0.001, None: 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
