@@ -54,9 +54,13 @@ variable "alb_internal" {
 }
 
 variable "alb_ingress_cidrs" {
-  description = "Address ranges allowed to reach the load balancer on ports 80 and 443."
+  description = "Address ranges allowed to reach the load balancer on ports 80 and 443 (the modalities', viewers' and RIS's networks). No default: who may reach an archive of patient data is a decision, not a default."
   type        = list(string)
-  default     = []
+
+  validation {
+    condition     = length(var.alb_ingress_cidrs) > 0
+    error_message = "Give at least one address range."
+  }
 }
 
 variable "certificate_arn" {
