@@ -3,12 +3,14 @@
 //! conversion and multipart/related bodies (PS3.18 8.6.1.2). No async, no I/O.
 
 mod bulk;
+pub mod charset;
 mod error;
 mod json;
 mod media_type;
 mod multipart;
 mod parse;
 mod read;
+mod text;
 pub mod ts;
 mod values;
 
