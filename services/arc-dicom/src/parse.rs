@@ -5,7 +5,7 @@ use crate::error::DicomError;
 use crate::json::dataset_to_json;
 use crate::read::open;
 use crate::values::text_values;
-use arc_model::dictionary::{Indexed, INDEXED, OTHER_PATIENT_IDS_ITEM, REQUEST_ATTRIBUTES_ITEM};
+use arc_model::dictionary::{item_keys, Indexed, INDEXED};
 use arc_model::{AttrValue, IndexAttrs};
 use dicom_core::value::Value;
 use dicom_core::{PrimitiveValue, Tag, VR};
@@ -95,11 +95,7 @@ fn extract(
         let Some(elem) = obj.get(tag) else { continue };
         let value = match elem.value() {
             Value::Sequence(seq) => {
-                let item_keys = match tag {
-                    Tag(0x0040, 0x0275) => REQUEST_ATTRIBUTES_ITEM,
-                    Tag(0x0010, 0x1002) => OTHER_PATIENT_IDS_ITEM,
-                    _ => &[],
-                };
+                let item_keys = item_keys(entry.tag);
                 AttrValue {
                     vr: "SQ".into(),
                     values: Vec::new(),
