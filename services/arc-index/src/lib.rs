@@ -24,7 +24,7 @@ mod tests;
 
 pub use index::{EntityDoc, StudyIndex};
 pub use query::{parse_qido, Filter, Matching, OrderKey, QidoQuery};
-pub use returns::{default_return_tags, select_return};
+pub use returns::{default_return_tags, return_tags, select_return};
 pub use search::{IndexRead, QidoPage, StudyReader};
 
 /// A query the client got wrong: the HTTP layer answers 400, C-FIND answers A900/C000.
