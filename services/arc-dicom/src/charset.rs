@@ -60,7 +60,10 @@ impl Default for CharacterSets {
     /// The default character repertoire (ISO-IR 6).
     fn default() -> Self {
         CharacterSets {
-            mode: Mode::Iso2022 { g0: G0::Ascii, g1: G1::None },
+            mode: Mode::Iso2022 {
+                g0: G0::Ascii,
+                g1: G1::None,
+            },
         }
     }
 }
@@ -120,13 +123,25 @@ impl CharacterSets {
         let mut unknown = Vec::new();
         let first = terms.first().map(|t| t.as_ref().trim()).unwrap_or("");
         let mode = match first {
-            "" | "ISO_IR 6" | "ISO 2022 IR 6" => Some(Mode::Iso2022 { g0: G0::Ascii, g1: G1::None }),
+            "" | "ISO_IR 6" | "ISO 2022 IR 6" => Some(Mode::Iso2022 {
+                g0: G0::Ascii,
+                g1: G1::None,
+            }),
             "ISO_IR 192" => Some(Mode::Whole(encoding_rs::UTF_8)),
             "GB18030" => Some(Mode::Whole(encoding_rs::GB18030)),
             "GBK" => Some(Mode::Whole(encoding_rs::GBK)),
-            "ISO 2022 IR 87" | "ISO 2022 IR 159" => Some(Mode::Iso2022 { g0: G0::Ascii, g1: G1::None }),
-            "ISO 2022 IR 149" => Some(Mode::Iso2022 { g0: G0::Ascii, g1: G1::KsX1001 }),
-            "ISO 2022 IR 58" => Some(Mode::Iso2022 { g0: G0::Ascii, g1: G1::Gb2312 }),
+            "ISO 2022 IR 87" | "ISO 2022 IR 159" => Some(Mode::Iso2022 {
+                g0: G0::Ascii,
+                g1: G1::None,
+            }),
+            "ISO 2022 IR 149" => Some(Mode::Iso2022 {
+                g0: G0::Ascii,
+                g1: G1::KsX1001,
+            }),
+            "ISO 2022 IR 58" => Some(Mode::Iso2022 {
+                g0: G0::Ascii,
+                g1: G1::Gb2312,
+            }),
             other => other
                 .strip_prefix("ISO_IR ")
                 .or_else(|| other.strip_prefix("ISO 2022 IR "))
@@ -139,14 +154,24 @@ impl CharacterSets {
         for term in terms.iter().skip(1).map(|t| t.as_ref().trim()) {
             let known = matches!(
                 term,
-                "" | "ISO 2022 IR 6" | "ISO 2022 IR 87" | "ISO 2022 IR 159" | "ISO 2022 IR 149" | "ISO 2022 IR 58"
-            ) || term.strip_prefix("ISO 2022 IR ").and_then(single_byte).is_some();
+                "" | "ISO 2022 IR 6"
+                    | "ISO 2022 IR 87"
+                    | "ISO 2022 IR 159"
+                    | "ISO 2022 IR 149"
+                    | "ISO 2022 IR 58"
+            ) || term
+                .strip_prefix("ISO 2022 IR ")
+                .and_then(single_byte)
+                .is_some();
             if !known {
                 unknown.push(term.to_string());
             }
         }
         let sets = CharacterSets {
-            mode: mode.unwrap_or(Mode::Iso2022 { g0: G0::Ascii, g1: G1::None }),
+            mode: mode.unwrap_or(Mode::Iso2022 {
+                g0: G0::Ascii,
+                g1: G1::None,
+            }),
         };
         (sets, unknown)
     }
@@ -160,7 +185,11 @@ impl CharacterSets {
         }
         match self.mode {
             Mode::Whole(encoding) => encoding.decode_without_bom_handling(bytes).0.into_owned(),
-            Mode::Iso2022 { g0, g1 } => Iso2022 { initial: (g0, g1), kind }.decode(bytes),
+            Mode::Iso2022 { g0, g1 } => Iso2022 {
+                initial: (g0, g1),
+                kind,
+            }
+            .decode(bytes),
         }
     }
 
@@ -169,7 +198,9 @@ impl CharacterSets {
         let text = self.decode(bytes, kind);
         match kind {
             TextKind::Single => vec![text],
-            TextKind::Multi | TextKind::PersonName => text.split('\\').map(str::to_string).collect(),
+            TextKind::Multi | TextKind::PersonName => {
+                text.split('\\').map(str::to_string).collect()
+            }
         }
     }
 }

@@ -85,14 +85,46 @@ fn annex_j_chinese() {
 #[test]
 fn single_byte_sets() {
     for (bytes, terms, want) in [
-        (&b"Buc^J\xe9r\xf4me"[..], "ISO_IR 100", "Buc^J\u{e9}r\u{f4}me"),
-        (b"\xbb\xee\xdace\xdc\xd1yp\xd3", "ISO_IR 144", "\u{41b}\u{44e}\u{43a}ce\u{43c}\u{431}yp\u{433}"),
-        (b"\xe2\xc8\xc7\xe6\xea^\xe4\xe6\xd2\xc7\xd1", "ISO_IR 127", "\u{642}\u{628}\u{627}\u{646}\u{64a}^\u{644}\u{646}\u{632}\u{627}\u{631}"),
-        (b"\xf9\xf8\xe5\xef^\xe3\xe1\xe5\xf8\xe4", "ISO_IR 138", "\u{5e9}\u{5e8}\u{5d5}\u{5df}^\u{5d3}\u{5d1}\u{5d5}\u{5e8}\u{5d4}"),
-        (b"\xc4\xe9\xef\xed\xf5\xf3\xe9\xef\xf2", "ISO_IR 126", "\u{394}\u{3b9}\u{3bf}\u{3bd}\u{3c5}\u{3c3}\u{3b9}\u{3bf}\u{3c2}"),
-        (b"\xd4\xcf\xc0\xde", "ISO_IR 13", "\u{ff94}\u{ff8f}\u{ff80}\u{ff9e}"),
-        (b"\xb9\xc2\xa4\xa1", "ISO_IR 166", "\u{e19}\u{e22}\u{e04}\u{e01}"),
-        (b"\xc7\xfcr\xfcl\xfc\xfe", "ISO_IR 148", "\u{c7}\u{fc}r\u{fc}l\u{fc}\u{15f}"),
+        (
+            &b"Buc^J\xe9r\xf4me"[..],
+            "ISO_IR 100",
+            "Buc^J\u{e9}r\u{f4}me",
+        ),
+        (
+            b"\xbb\xee\xdace\xdc\xd1yp\xd3",
+            "ISO_IR 144",
+            "\u{41b}\u{44e}\u{43a}ce\u{43c}\u{431}yp\u{433}",
+        ),
+        (
+            b"\xe2\xc8\xc7\xe6\xea^\xe4\xe6\xd2\xc7\xd1",
+            "ISO_IR 127",
+            "\u{642}\u{628}\u{627}\u{646}\u{64a}^\u{644}\u{646}\u{632}\u{627}\u{631}",
+        ),
+        (
+            b"\xf9\xf8\xe5\xef^\xe3\xe1\xe5\xf8\xe4",
+            "ISO_IR 138",
+            "\u{5e9}\u{5e8}\u{5d5}\u{5df}^\u{5d3}\u{5d1}\u{5d5}\u{5e8}\u{5d4}",
+        ),
+        (
+            b"\xc4\xe9\xef\xed\xf5\xf3\xe9\xef\xf2",
+            "ISO_IR 126",
+            "\u{394}\u{3b9}\u{3bf}\u{3bd}\u{3c5}\u{3c3}\u{3b9}\u{3bf}\u{3c2}",
+        ),
+        (
+            b"\xd4\xcf\xc0\xde",
+            "ISO_IR 13",
+            "\u{ff94}\u{ff8f}\u{ff80}\u{ff9e}",
+        ),
+        (
+            b"\xb9\xc2\xa4\xa1",
+            "ISO_IR 166",
+            "\u{e19}\u{e22}\u{e04}\u{e01}",
+        ),
+        (
+            b"\xc7\xfcr\xfcl\xfc\xfe",
+            "ISO_IR 148",
+            "\u{c7}\u{fc}r\u{fc}l\u{fc}\u{15f}",
+        ),
         (b"\xa9\xe1\xed", "ISO_IR 101", "\u{160}\u{e1}\u{ed}"),
         (b"\xa1\xe6", "ISO_IR 109", "\u{126}\u{109}"),
         (b"\xa1\xe6", "ISO_IR 110", "\u{104}\u{e6}"),
@@ -113,7 +145,10 @@ fn code_extensions_between_single_byte_sets() {
         "Dupont^\u{c9}lise=\u{41b}\u{44e}\u{43a}"
     );
     assert_eq!(
-        pn(b"\x1b-F\xc4\xe9\xef\xed\xf5\xf3\xe9\xef\xf2", &["", "ISO 2022 IR 126"]),
+        pn(
+            b"\x1b-F\xc4\xe9\xef\xed\xf5\xf3\xe9\xef\xf2",
+            &["", "ISO 2022 IR 126"]
+        ),
         "\u{394}\u{3b9}\u{3bf}\u{3bd}\u{3c5}\u{3c3}\u{3b9}\u{3bf}\u{3c2}"
     );
 }
@@ -151,7 +186,14 @@ fn unknown_terms_fall_back_and_are_reported() {
     assert_eq!(sets.decode(b"J\xe9r", TextKind::Multi), "J\u{e9}r");
     // bad bytes never panic
     let (jp, _) = CharacterSets::from_terms(&["", "ISO 2022 IR 87"]);
-    for bytes in [&b"\x1b"[..], b"\x1b$", b"\x1b$B!", b"\x1b$(D", b"\x1bZZ\xff", b"\x1b$)C\xff"] {
+    for bytes in [
+        &b"\x1b"[..],
+        b"\x1b$",
+        b"\x1b$B!",
+        b"\x1b$(D",
+        b"\x1bZZ\xff",
+        b"\x1b$)C\xff",
+    ] {
         let _ = jp.decode(bytes, TextKind::PersonName);
     }
     assert_eq!(TextKind::of_vr("CS"), None);

@@ -15,7 +15,10 @@ const SPECIFIC_CHARACTER_SET: Tag = Tag(0x0008, 0x0005);
 
 /// Whether the reader keeps this VR's values as raw bytes for [`decode_text`].
 pub(crate) fn is_charset_text(vr: VR) -> bool {
-    matches!(vr, VR::SH | VR::LO | VR::UC | VR::PN | VR::ST | VR::LT | VR::UT)
+    matches!(
+        vr,
+        VR::SH | VR::LO | VR::UC | VR::PN | VR::ST | VR::LT | VR::UT
+    )
 }
 
 /// The character sets a data set or item declares itself, if it has (0008,0005).

@@ -59,7 +59,13 @@ fn write_attrs(attrs: &IndexAttrs, out: &mut String) {
 
 /// PS3.19 A.1.5: PN values as components of each group.
 const PN_GROUPS: [&str; 3] = ["Alphabetic", "Ideographic", "Phonetic"];
-const PN_COMPONENTS: [&str; 5] = ["FamilyName", "GivenName", "MiddleName", "NamePrefix", "NameSuffix"];
+const PN_COMPONENTS: [&str; 5] = [
+    "FamilyName",
+    "GivenName",
+    "MiddleName",
+    "NamePrefix",
+    "NameSuffix",
+];
 
 fn write_value(attr: &AttrValue, out: &mut String) {
     if attr.vr == "SQ" {
@@ -107,13 +113,26 @@ mod tests {
     #[test]
     fn native_model_of_names_values_and_items() {
         let mut item = IndexAttrs::new();
-        item.insert("00400009".into(), AttrValue::text("SH", vec!["SPS<1>".into()]));
+        item.insert(
+            "00400009".into(),
+            AttrValue::text("SH", vec!["SPS<1>".into()]),
+        );
         let mut attrs = IndexAttrs::new();
-        attrs.insert("00100010".into(), AttrValue::text("PN", vec!["Doe^John=山田^太郎".into()]));
-        attrs.insert("00080061".into(), AttrValue::text("CS", vec!["CT".into(), "SR".into()]));
+        attrs.insert(
+            "00100010".into(),
+            AttrValue::text("PN", vec!["Doe^John=山田^太郎".into()]),
+        );
+        attrs.insert(
+            "00080061".into(),
+            AttrValue::text("CS", vec!["CT".into(), "SR".into()]),
+        );
         attrs.insert(
             "00400275".into(),
-            AttrValue { vr: "SQ".into(), values: vec![], items: vec![item] },
+            AttrValue {
+                vr: "SQ".into(),
+                values: vec![],
+                items: vec![item],
+            },
         );
         let xml = attrs_to_xml(&attrs);
         assert!(xml.contains("<DicomAttribute tag=\"00100010\" vr=\"PN\" keyword=\"PatientName\"><PersonName number=\"1\"><Alphabetic><FamilyName>Doe</FamilyName><GivenName>John</GivenName></Alphabetic><Ideographic><FamilyName>山田</FamilyName><GivenName>太郎</GivenName></Ideographic></PersonName></DicomAttribute>"), "{xml}");

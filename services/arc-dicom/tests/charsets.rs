@@ -53,7 +53,10 @@ fn patient_names_of_every_character_set() {
 fn other_text_attributes_use_the_same_sets() {
     let korean = parse_instance(&charset_file("chrKoreanMulti.dcm")).unwrap();
     let kim = "\u{ae40}\u{d76c}\u{c911}";
-    assert_eq!(korean.header_json["00081070"]["Value"][0]["Alphabetic"], kim);
+    assert_eq!(
+        korean.header_json["00081070"]["Value"][0]["Alphabetic"],
+        kim
+    );
     assert_eq!(korean.header_json["001021B0"]["Value"], json!([kim]));
     assert_eq!(
         korean.header_json["00101001"]["Value"],
@@ -82,7 +85,10 @@ fn sequence_items_use_their_own_or_their_parents_sets() {
         let item = &j["00321064"]["Value"][0];
         assert_eq!(item["00100010"]["Value"], want, "{file}");
         assert_eq!(item["00080100"]["Value"], json!(["CodeValue"]), "{file}");
-        assert_eq!(j["00321032"]["Value"][0]["Alphabetic"], "Doctor^Who^^MD", "{file}");
+        assert_eq!(
+            j["00321032"]["Value"][0]["Alphabetic"], "Doctor^Who^^MD",
+            "{file}"
+        );
     }
 }
 

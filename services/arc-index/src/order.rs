@@ -79,7 +79,11 @@ impl Collector for OrderCollector {
     type Fruit = Vec<DocAddress>;
     type Child = OrderSegment;
 
-    fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<OrderSegment> {
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<OrderSegment> {
         let ff = reader.fast_fields();
         let columns = self
             .fields
@@ -163,7 +167,11 @@ impl Collector for SizeSum {
     type Fruit = u64;
     type Child = SizeSegment;
 
-    fn for_segment(&self, _segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SizeSegment> {
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SizeSegment> {
         Ok(SizeSegment {
             size: reader.fast_fields().u64(SIZE)?,
             sum: 0,

@@ -99,8 +99,27 @@ pub(crate) fn escape_regex(text: &str) -> String {
 fn is_regex_meta(c: char) -> bool {
     matches!(
         c,
-        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$' | '#'
-            | '&' | '-' | '~' | '"' | '<' | '>' | '@'
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
+            | '"'
+            | '<'
+            | '>'
+            | '@'
     )
 }
 
@@ -198,7 +217,10 @@ mod tests {
                 "w:doe^john^^^=山田^太郎^^^=やまだ^たろう^^^"
             ]
         );
-        assert_eq!(stored_terms("=Yamada"), ["i:yamada^^^^", "w:^^^^=yamada^^^^=^^^^"]);
+        assert_eq!(
+            stored_terms("=Yamada"),
+            ["i:yamada^^^^", "w:^^^^=yamada^^^^=^^^^"]
+        );
         assert_eq!(stored_terms(""), ["w:^^^^=^^^^=^^^^"]);
     }
 
@@ -210,7 +232,10 @@ mod tests {
         assert!(!matches("John", "Doe^John"));
         assert!(!matches("Doe^Jane", "Doe^John"));
         assert!(matches("D?e^J*", "Doe^John"));
-        assert!(!matches("D*n", "Doe^John"), "a wildcard stays in its component");
+        assert!(
+            !matches("D*n", "Doe^John"),
+            "a wildcard stays in its component"
+        );
         assert!(matches("*", "Doe^John"));
         assert!(matches("山田", "Doe^John=山田^太郎"));
         assert!(matches("^太郎", "Doe^John=山田^太郎"));
@@ -228,7 +253,10 @@ mod tests {
     fn fuzzy_words_fold_case_accents_and_width() {
         assert_eq!(fuzzy_words("Buc^Jérôme"), ["buc", "jerome"]);
         assert_eq!(fuzzy_words("ÄNEAS^Rüdiger"), ["aneas", "rudiger"]);
-        assert_eq!(fuzzy_words("Smith-Jones^Mary Ann"), ["smith", "jones", "mary", "ann"]);
+        assert_eq!(
+            fuzzy_words("Smith-Jones^Mary Ann"),
+            ["smith", "jones", "mary", "ann"]
+        );
         // half-width katakana widen; the voiced sound mark is a combining mark and goes too
         assert_eq!(fuzzy_words("ﾔﾏﾀﾞ"), fuzzy_words("ヤマタ"));
         assert_eq!(fuzzy_words("jer*"), ["jer"]);

@@ -222,7 +222,8 @@ impl Fields {
     /// Looks up the handles in a schema made by [`build_schema`].
     pub fn new(schema: Schema) -> Result<Fields> {
         let get = |name: &str| schema.get_field(name).map_err(IndexError::from);
-        let opt = |f: &AttrField, suffix: &str| schema.get_field(&format!("{}{suffix}", f.path)).ok();
+        let opt =
+            |f: &AttrField, suffix: &str| schema.get_field(&format!("{}{suffix}", f.path)).ok();
         let per_attr = attr_fields()
             .iter()
             .map(|f| {
@@ -238,7 +239,11 @@ impl Fields {
         let pairs = DATE_TIME_PAIRS
             .iter()
             .map(|(date, time)| {
-                let tag = |k: &str| lookup(k).map(|e| e.tag).ok_or_else(|| IndexError::Corrupt(format!("no {k}")));
+                let tag = |k: &str| {
+                    lookup(k)
+                        .map(|e| e.tag)
+                        .ok_or_else(|| IndexError::Corrupt(format!("no {k}")))
+                };
                 Ok((tag(date)?, tag(time)?, get(&pair_field(date, time))?))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -45,21 +45,30 @@ fn split_ranges(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// The format of the most preferred acceptable range: `accept` query parameters first
-/// (PS3.18 8.3.3.1), then the Accept header; JSON when neither says anything.
-pub(crate) fn negotiate(headers: &HeaderMap, accept_param: Option<&str>) -> Result<Format, ApiError> {
-    let header_values = headers.get_all("accept").iter().filter_map(|v| v.to_str().ok());
-    let ranges: Vec<String> = accept_param
-        .into_iter()
-        .chain(header_values)
-        .flat_map(split_ranges)
-        .collect();
+/// The format of the most preferred acceptable range of the `accept` query parameter, which
+/// replaces the Accept header when present (PS3.18 8.3.3.1), else of the Accept header;
+/// JSON when neither says anything.
+pub(crate) fn negotiate(
+    headers: &HeaderMap,
+    accept_param: Option<&str>,
+) -> Result<Format, ApiError> {
+    let ranges: Vec<String> = match accept_param {
+        Some(param) => split_ranges(param),
+        None => headers
+            .get_all("accept")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(split_ranges)
+            .collect(),
+    };
     if ranges.is_empty() {
         return Ok(Format::Json);
     }
     let mut best: Option<(f32, Format)> = None;
     for range in &ranges {
-        let Ok(mt) = parse_content_type(range) else { continue };
+        let Ok(mt) = parse_content_type(range) else {
+            continue;
+        };
         let q = mt
             .param("q")
             .and_then(|q| q.trim().parse::<f32>().ok())
@@ -70,7 +79,9 @@ pub(crate) fn negotiate(headers: &HeaderMap, accept_param: Option<&str>) -> Resu
         let format = match mt.essence().as_str() {
             "application/dicom+json" | "application/json" | "application/*" | "*/*" => Format::Json,
             "text/csv" | "text/*" => {
-                let semicolon = mt.param("delimiter").is_some_and(|d| d.eq_ignore_ascii_case("semicolon"));
+                let semicolon = mt
+                    .param("delimiter")
+                    .is_some_and(|d| d.eq_ignore_ascii_case("semicolon"));
                 Format::Csv(if semicolon { ';' } else { ',' })
             }
             "multipart/related" => match mt.param("type").map(str::to_ascii_lowercase).as_deref() {
@@ -133,7 +144,12 @@ pub(crate) fn csv_columns(wanted: &[&str], results: &[IndexAttrs]) -> Vec<String
         .map(|t| t.to_string())
         .collect();
     for attrs in results {
-        tags.extend(attrs.iter().filter(|(_, v)| v.vr != "SQ").map(|(t, _)| t.clone()));
+        tags.extend(
+            attrs
+                .iter()
+                .filter(|(_, v)| v.vr != "SQ")
+                .map(|(t, _)| t.clone()),
+        );
     }
     tags.into_iter().collect()
 }
@@ -161,7 +177,10 @@ fn csv(results: &[IndexAttrs], columns: &[String], delimiter: char) -> String {
             if i > 0 {
                 out.push(delimiter);
             }
-            let text = attrs.get(tag).map(|a: &AttrValue| a.values.join("\\")).unwrap_or_default();
+            let text = attrs
+                .get(tag)
+                .map(|a: &AttrValue| a.values.join("\\"))
+                .unwrap_or_default();
             quote(&text, &mut out);
         }
         out.push_str("\r\n");
@@ -182,25 +201,50 @@ mod tests {
     #[test]
     fn negotiation() {
         assert_eq!(negotiate(&HeaderMap::new(), None).unwrap(), Format::Json);
-        assert_eq!(negotiate(&h("application/dicom+json"), None).unwrap(), Format::Json);
-        assert_eq!(negotiate(&h("text/csv"), None).unwrap(), Format::Csv(','));
-        assert_eq!(negotiate(&h("text/csv; delimiter=semicolon"), None).unwrap(), Format::Csv(';'));
         assert_eq!(
-            negotiate(&h("multipart/related; type=\"application/dicom+xml\""), None).unwrap(),
+            negotiate(&h("application/dicom+json"), None).unwrap(),
+            Format::Json
+        );
+        assert_eq!(negotiate(&h("text/csv"), None).unwrap(), Format::Csv(','));
+        assert_eq!(
+            negotiate(&h("text/csv; delimiter=semicolon"), None).unwrap(),
+            Format::Csv(';')
+        );
+        assert_eq!(
+            negotiate(
+                &h("multipart/related; type=\"application/dicom+xml\""),
+                None
+            )
+            .unwrap(),
             Format::Xml
         );
-        assert_eq!(negotiate(&h("text/csv;q=0.5, application/json"), None).unwrap(), Format::Json);
-        assert_eq!(negotiate(&h("application/json"), Some("text/csv")).unwrap(), Format::Csv(','));
+        assert_eq!(
+            negotiate(&h("text/csv;q=0.5, application/json"), None).unwrap(),
+            Format::Json
+        );
+        assert_eq!(
+            negotiate(&h("application/json"), Some("text/csv")).unwrap(),
+            Format::Csv(',')
+        );
         let e = negotiate(&h("image/png"), None).unwrap_err().to_string();
-        assert!(e.contains("text/csv") && e.contains("application/dicom+xml"), "{e}");
+        assert!(
+            e.contains("text/csv") && e.contains("application/dicom+xml"),
+            "{e}"
+        );
         assert!(negotiate(&h("multipart/related; type=\"application/dicom\""), None).is_err());
     }
 
     #[test]
     fn csv_quotes_every_field() {
         let mut a = IndexAttrs::new();
-        a.insert("00100010".into(), AttrValue::text("PN", vec!["Doe^\"J\"".into()]));
-        a.insert("00080061".into(), AttrValue::text("CS", vec!["CT".into(), "SR".into()]));
+        a.insert(
+            "00100010".into(),
+            AttrValue::text("PN", vec!["Doe^\"J\"".into()]),
+        );
+        a.insert(
+            "00080061".into(),
+            AttrValue::text("CS", vec!["CT".into(), "SR".into()]),
+        );
         let cols = csv_columns(&["00100020"], std::slice::from_ref(&a));
         assert_eq!(cols, ["00080061", "00100010", "00100020"]);
         assert_eq!(

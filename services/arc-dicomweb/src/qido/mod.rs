@@ -58,7 +58,9 @@ handler!(series_instances, Level::Instance, Answer::Search);
 handler!(series_instances_count, Level::Instance, Answer::Count);
 
 fn pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// Adds a `Warning: 299` header (PS3.18 8.3.5.1; the form dcm4chee-arc-light sends).
@@ -70,10 +72,16 @@ fn warn(resp: &mut Response, host: &str, text: &str) {
 }
 
 fn json_answer(name: &str, n: u64) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], serde_json::json!({ name: n }).to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ name: n }).to_string(),
+    )
+        .into_response()
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> arc_index::Result<T> + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> arc_index::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -92,9 +100,15 @@ async fn search(
     query: Option<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_aet(&state, path.get("aet").map(String::as_str).unwrap_or_default())?;
+    check_aet(
+        &state,
+        path.get("aet").map(String::as_str).unwrap_or_default(),
+    )?;
     let params = pairs(query.as_deref());
-    let accept_param = params.iter().find(|(k, _)| k == "accept").map(|(_, v)| v.clone());
+    let accept_param = params
+        .iter()
+        .find(|(k, _)| k == "accept")
+        .map(|(_, v)| v.clone());
     let format = match answer {
         Answer::Search => format::negotiate(&headers, accept_param.as_deref())?,
         // counts and sizes are JSON whatever the search would be
@@ -103,7 +117,11 @@ async fn search(
     let mut q = parse_qido(level, &params).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     q.study_uid = path.remove("study");
     q.series_uid = path.remove("series");
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("arcstream").to_string();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("arcstream")
+        .to_string();
 
     let index = state.archive.projector().clone();
     match answer {
@@ -120,7 +138,9 @@ async fn search(
 
     let cfg = &state.config;
     let asked = q.limit;
-    let limit = asked.unwrap_or(cfg.qido_default_limit).min(cfg.qido_max_limit);
+    let limit = asked
+        .unwrap_or(cfg.qido_default_limit)
+        .min(cfg.qido_max_limit);
     q.limit = Some(limit);
     let (page, q) = blocking(move || index.index().search(&q).map(|p| (p, q))).await?;
 
@@ -141,11 +161,20 @@ async fn search(
         _ => Vec::new(),
     };
     let body = format::render(format, &results, &columns);
-    let mut resp = (StatusCode::OK, [(header::CONTENT_TYPE, body.content_type)], body.bytes).into_response();
+    let mut resp = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, body.content_type)],
+        body.bytes,
+    )
+        .into_response();
 
     let remaining = page.total.saturating_sub(q.offset + results.len() as u64);
     if remaining > 0 && asked.is_none_or(|a| a > limit) {
-        warn(&mut resp, &host, &format!("There are {remaining} additional results that can be requested"));
+        warn(
+            &mut resp,
+            &host,
+            &format!("There are {remaining} additional results that can be requested"),
+        );
     }
     for w in &q.warnings {
         warn(&mut resp, &host, w);
@@ -156,7 +185,11 @@ async fn search(
 /// The columns a CSV answer has even when nothing matched: the return keys and, above the
 /// patient level, Retrieve URL.
 fn csv_wanted(level: Level, q: &QidoQuery) -> Vec<&str> {
-    let mut wanted = if q.include_all { Vec::new() } else { return_tags(level, q) };
+    let mut wanted = if q.include_all {
+        Vec::new()
+    } else {
+        return_tags(level, q)
+    };
     if level != Level::Patient {
         wanted.push("00081190");
     }
@@ -172,7 +205,17 @@ fn retrieve_url(base: &str, level: Level, attrs: &IndexAttrs) -> Option<String> 
     match level {
         Level::Patient => None,
         Level::Study => Some(urls::retrieve_url(base, study, None, None)),
-        Level::Series => Some(urls::retrieve_url(base, study, first(attrs, "0020000E"), None)),
-        Level::Instance => Some(urls::retrieve_url(base, study, first(attrs, "0020000E"), first(attrs, "00080018"))),
+        Level::Series => Some(urls::retrieve_url(
+            base,
+            study,
+            first(attrs, "0020000E"),
+            None,
+        )),
+        Level::Instance => Some(urls::retrieve_url(
+            base,
+            study,
+            first(attrs, "0020000E"),
+            first(attrs, "00080018"),
+        )),
     }
 }

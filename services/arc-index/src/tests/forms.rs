@@ -32,7 +32,10 @@ fn empty_value_matching() {
         ),
         ["1.2.3.1.2", "1.2.3.2.1", "1.2.3.3.1"]
     );
-    assert_eq!(ids(&ix, Study, &[("StudyTime", "\"\"")]), Vec::<String>::new());
+    assert_eq!(
+        ids(&ix, Study, &[("StudyTime", "\"\"")]),
+        Vec::<String>::new()
+    );
     assert_eq!(ids(&ix, Series, &[("SeriesDate", "\"\"")]).len(), 3);
 }
 
@@ -75,12 +78,19 @@ fn fuzzy_person_names() {
     assert_eq!(fuzzy("ann smith"), ["3"]);
     assert_eq!(fuzzy("太郎"), ["4"]);
     assert_eq!(fuzzy("tar*"), ["4"]);
-    assert!(fuzzy("erome").is_empty(), "a word must begin with the query");
+    assert!(
+        fuzzy("erome").is_empty(),
+        "a word must begin with the query"
+    );
     assert!(fuzzy("jerome^x").is_empty(), "every word must match");
     assert_eq!(fuzzy("*").len(), 4);
     // the parameter may come before the key
     assert_eq!(
-        ids(&ix, Study, &[("fuzzymatching", "true"), ("PatientName", "mary")]),
+        ids(
+            &ix,
+            Study,
+            &[("fuzzymatching", "true"), ("PatientName", "mary")]
+        ),
         ["3"]
     );
     // without it, literal component matching
@@ -92,10 +102,17 @@ fn fuzzy_person_names() {
 fn numbers_match_by_value() {
     let (_d, ix) = fixture();
     assert_eq!(
-        ids(&ix, Series, &[("SeriesNumber", "01"), ("StudyInstanceUID", "1.2.3.1")]),
+        ids(
+            &ix,
+            Series,
+            &[("SeriesNumber", "01"), ("StudyInstanceUID", "1.2.3.1")]
+        ),
         ["1.2.3.1.1"]
     );
-    assert_eq!(ids(&ix, Instance, &[("InstanceNumber", "+2")]), ["1.2.3.1.1.2"]);
+    assert_eq!(
+        ids(&ix, Instance, &[("InstanceNumber", "+2")]),
+        ["1.2.3.1.1.2"]
+    );
     assert_eq!(ids(&ix, Instance, &[("Rows", "512.0")]).len(), 5);
     assert_eq!(
         crate::parse_qido(Instance, &super::params(&[("InstanceNumber", "two")]))
@@ -108,17 +125,32 @@ fn numbers_match_by_value() {
 fn item(pairs: &[(&'static crate::schema::AttrField, &str)]) -> IndexAttrs {
     pairs
         .iter()
-        .map(|(f, v)| (f.attr.tag.to_string(), AttrValue::text(f.attr.vr, vec![v.to_string()])))
+        .map(|(f, v)| {
+            (
+                f.attr.tag.to_string(),
+                AttrValue::text(f.attr.vr, vec![v.to_string()]),
+            )
+        })
         .collect()
 }
 
 fn seq(keyword: &str, items: Vec<IndexAttrs>) -> (String, AttrValue) {
     let e = lookup(keyword).unwrap();
-    (e.tag.to_string(), AttrValue { vr: "SQ".into(), values: vec![], items })
+    (
+        e.tag.to_string(),
+        AttrValue {
+            vr: "SQ".into(),
+            values: vec![],
+            items,
+        },
+    )
 }
 
 fn field(path: &str) -> &'static crate::schema::AttrField {
-    crate::schema::attr_fields().iter().find(|f| f.path == path).unwrap()
+    crate::schema::attr_fields()
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap()
 }
 
 #[test]
@@ -134,14 +166,23 @@ fn nested_keys_of_every_sequence_and_date_times() {
                 "ConceptNameCodeSequence",
                 vec![item(&[
                     (field("ConceptNameCodeSequence.CodeValue"), code),
-                    (field("ConceptNameCodeSequence.CodingSchemeDesignator"), "LN"),
+                    (
+                        field("ConceptNameCodeSequence.CodingSchemeDesignator"),
+                        "LN",
+                    ),
                 ])],
             ),
             seq(
                 "VerifyingObserverSequence",
                 vec![item(&[
-                    (field("VerifyingObserverSequence.VerifyingObserverName"), observer),
-                    (field("VerifyingObserverSequence.VerificationDateTime"), when),
+                    (
+                        field("VerifyingObserverSequence.VerifyingObserverName"),
+                        observer,
+                    ),
+                    (
+                        field("VerifyingObserverSequence.VerificationDateTime"),
+                        when,
+                    ),
                 ])],
             ),
         ]);
@@ -156,22 +197,49 @@ fn nested_keys_of_every_sequence_and_date_times() {
         }
     };
     let (_d, ix) = build(vec![
-        inst("1.1.1", "18748-4", "House^Gregory", "20240115093000", "20240115081500.25"),
-        inst("1.1.22", "11528-7", "Wilson^James", "20240116-0500", "2024011612"),
+        inst(
+            "1.1.1",
+            "18748-4",
+            "House^Gregory",
+            "20240115093000",
+            "20240115081500.25",
+        ),
+        inst(
+            "1.1.22",
+            "11528-7",
+            "Wilson^James",
+            "20240116-0500",
+            "2024011612",
+        ),
     ]);
     let q = |pairs: &[(&str, &str)]| ids(&ix, Instance, pairs);
-    assert_eq!(q(&[("ConceptNameCodeSequence.CodeValue", "18748-4")]), ["1.1.1"]);
-    assert_eq!(q(&[("0040A043.00080100", "1152*")]), ["1.1.22"]);
-    assert_eq!(q(&[("VerifyingObserverSequence.VerifyingObserverName", "wilson")]), ["1.1.22"]);
     assert_eq!(
-        q(&[("VerifyingObserverSequence.VerificationDateTime", "20240115-20240115")]),
+        q(&[("ConceptNameCodeSequence.CodeValue", "18748-4")]),
+        ["1.1.1"]
+    );
+    assert_eq!(q(&[("0040A043.00080100", "1152*")]), ["1.1.22"]);
+    assert_eq!(
+        q(&[("VerifyingObserverSequence.VerifyingObserverName", "wilson")]),
+        ["1.1.22"]
+    );
+    assert_eq!(
+        q(&[(
+            "VerifyingObserverSequence.VerificationDateTime",
+            "20240115-20240115"
+        )]),
         ["1.1.1"]
     );
     assert_eq!(
-        q(&[("VerifyingObserverSequence.VerificationDateTime", "202401160000-")]),
+        q(&[(
+            "VerifyingObserverSequence.VerificationDateTime",
+            "202401160000-"
+        )]),
         ["1.1.22"]
     );
-    assert_eq!(q(&[("AcquisitionDateTime", "2024011508-2024011509")]), ["1.1.1"]);
+    assert_eq!(
+        q(&[("AcquisitionDateTime", "2024011508-2024011509")]),
+        ["1.1.1"]
+    );
     assert_eq!(q(&[("AcquisitionDateTime", "20240116")]), ["1.1.22"]);
     assert_eq!(q(&[("AcquisitionDateTime", "2024")]).len(), 2);
     assert!(q(&[("AcquisitionDateTime", "2023-")]).len() == 2);
@@ -182,9 +250,18 @@ fn orderby_sorts_by_value_then_archive_order() {
     let (_d, ix) = fixture();
     let order = |pairs: &[(&str, &str)]| run(&ix, &query(Study, pairs));
     // StudyDate: 1.2.3.3 (2023-12-31), 1.2.3.1 (2024-01-15), 1.2.3.2 (2024-03-01)
-    assert_eq!(order(&[("orderby", "StudyDate")]), ["1.2.3.3", "1.2.3.1", "1.2.3.2"]);
-    assert_eq!(order(&[("orderby", "-StudyDate")]), ["1.2.3.2", "1.2.3.1", "1.2.3.3"]);
-    assert_eq!(order(&[("orderby", "00080020")]), ["1.2.3.3", "1.2.3.1", "1.2.3.2"]);
+    assert_eq!(
+        order(&[("orderby", "StudyDate")]),
+        ["1.2.3.3", "1.2.3.1", "1.2.3.2"]
+    );
+    assert_eq!(
+        order(&[("orderby", "-StudyDate")]),
+        ["1.2.3.2", "1.2.3.1", "1.2.3.3"]
+    );
+    assert_eq!(
+        order(&[("orderby", "00080020")]),
+        ["1.2.3.3", "1.2.3.1", "1.2.3.2"]
+    );
     // two keys: patient name (case-insensitive), then the latest study first
     assert_eq!(
         order(&[("orderby", "PatientName,-StudyDate")]),
@@ -204,10 +281,25 @@ fn orderby_sorts_by_value_then_archive_order() {
         ["1.2.3.2", "1.2.3.3", "1.2.3.1"]
     );
     // paging is stable under ordering
-    assert_eq!(order(&[("orderby", "StudyDate"), ("limit", "1"), ("offset", "1")]), ["1.2.3.1"]);
-    assert_eq!(order(&[("orderby", "StudyDate"), ("offset", "2")]), ["1.2.3.2"]);
-    assert_eq!(order(&[("orderby", "StudyDate"), ("limit", "0")]), Vec::<String>::new());
-    for bad in ["NoSuchKey", "SeriesDescription", "RequestAttributesSequence", "-", "OtherPatientIDsSequence.PatientID"] {
+    assert_eq!(
+        order(&[("orderby", "StudyDate"), ("limit", "1"), ("offset", "1")]),
+        ["1.2.3.1"]
+    );
+    assert_eq!(
+        order(&[("orderby", "StudyDate"), ("offset", "2")]),
+        ["1.2.3.2"]
+    );
+    assert_eq!(
+        order(&[("orderby", "StudyDate"), ("limit", "0")]),
+        Vec::<String>::new()
+    );
+    for bad in [
+        "NoSuchKey",
+        "SeriesDescription",
+        "RequestAttributesSequence",
+        "-",
+        "OtherPatientIDsSequence.PatientID",
+    ] {
         let e = crate::parse_qido(Study, &super::params(&[("orderby", bad)]));
         assert!(e.is_err_and(|e| e.key == "orderby"), "{bad}");
     }
@@ -233,8 +325,14 @@ fn orderby_numbers_across_segments() {
     ix.reload().unwrap();
     let mut want: Vec<u64> = numbers.clone();
     want.sort();
-    let got: Vec<String> = run(&ix, &query(Study, &[("orderby", "NumberOfStudyRelatedInstances")]));
-    assert_eq!(got, want.iter().map(|n| format!("9.{n}")).collect::<Vec<_>>());
+    let got: Vec<String> = run(
+        &ix,
+        &query(Study, &[("orderby", "NumberOfStudyRelatedInstances")]),
+    );
+    assert_eq!(
+        got,
+        want.iter().map(|n| format!("9.{n}")).collect::<Vec<_>>()
+    );
     // pages of 7 put together are the whole order, descending too
     let mut pages = Vec::new();
     for offset in (0..30).step_by(7) {
@@ -251,12 +349,27 @@ fn orderby_numbers_across_segments() {
         ));
     }
     want.reverse();
-    assert_eq!(pages, want.iter().map(|n| format!("9.{n}")).collect::<Vec<_>>());
+    assert_eq!(
+        pages,
+        want.iter().map(|n| format!("9.{n}")).collect::<Vec<_>>()
+    );
     // by name, then number: P0 first, numbers ascending within each name
-    let got = run(&ix, &query(Study, &[("orderby", "PatientName,NumberOfStudyRelatedInstances")]));
+    let got = run(
+        &ix,
+        &query(
+            Study,
+            &[("orderby", "PatientName,NumberOfStudyRelatedInstances")],
+        ),
+    );
     let mut expected: Vec<(u64, u64)> = numbers.iter().map(|&n| (n % 3, n)).collect();
     expected.sort();
-    assert_eq!(got, expected.iter().map(|(_, n)| format!("9.{n}")).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        expected
+            .iter()
+            .map(|(_, n)| format!("9.{n}"))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -264,6 +377,9 @@ fn size_sums_the_matches() {
     let (_d, ix) = fixture();
     // sizes are ord × 10: studies 1.2.3.1 (30), 1.2.3.2 (10), 1.2.3.3 (20)
     assert_eq!(ix.size(&query(Study, &[])).unwrap(), 600);
-    assert_eq!(ix.size(&query(Study, &[("PatientID", "PID1")])).unwrap(), 400);
+    assert_eq!(
+        ix.size(&query(Study, &[("PatientID", "PID1")])).unwrap(),
+        400
+    );
     assert_eq!(ix.size(&query(Study, &[("PatientID", "none")])).unwrap(), 0);
 }
