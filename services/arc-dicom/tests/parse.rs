@@ -259,7 +259,7 @@ fn request_attributes_sequence_keeps_its_indexed_item_keys() {
         Tag(0x0040, 0x0275),
         vec![item(vec![
             text(Tag(0x0008, 0x0050), VR::SH, "ACC-1"),
-            text(Tag(0x0040, 0x0007), VR::LO, "not indexed"),
+            text(Tag(0x0040, 0x1400), VR::LT, "not indexed"),
             text(Tag(0x0040, 0x0009), VR::SH, "SPS-1"),
             text(Tag(0x0040, 0x1001), VR::SH, "RP-1"),
         ])],
