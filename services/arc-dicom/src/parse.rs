@@ -5,11 +5,11 @@ use crate::error::DicomError;
 use crate::json::dataset_to_json;
 use crate::read::open;
 use crate::values::text_values;
-use arc_model::dictionary::{Indexed, INDEXED, OTHER_PATIENT_IDS_ITEM, REQUEST_ATTRIBUTES_ITEM};
+use arc_model::dictionary::{item_keys, Indexed, INDEXED};
 use arc_model::{AttrValue, IndexAttrs};
 use dicom_core::value::Value;
 use dicom_core::{PrimitiveValue, Tag, VR};
-use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+use crate::charset::{CharacterSets, TextKind};
 use dicom_object::InMemDicomObject;
 
 /// What the archive needs from a stored instance.
@@ -38,7 +38,7 @@ pub struct ParsedInstance {
 pub fn parse_instance(bytes: &[u8]) -> Result<ParsedInstance, DicomError> {
     let (meta, file) = open(bytes)?;
     let obj: &InMemDicomObject = &file;
-    let charset = charset_of(obj);
+    let charset = crate::text::declared_sets(obj).unwrap_or_default();
     // The UIDs come from the extracted attributes, which decode a UID written with VR UN
     // by its dictionary VR (rtdose_rle_1frame.dcm does that), so both always agree.
     let attrs = extract(obj, INDEXED, &charset);
@@ -68,16 +68,6 @@ pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, DicomError> {
     Ok(dataset_to_json(&file))
 }
 
-/// The character set in force for the data set (PS3.5 6.1.2.5.3: the first value
-/// for the text of single-byte/no-extension sets); the default repertoire if unknown.
-fn charset_of(obj: &InMemDicomObject) -> SpecificCharacterSet {
-    obj.get(Tag(0x0008, 0x0005))
-        .and_then(|e| e.value().primitive())
-        .and_then(|p| text_values(VR::CS, p).into_iter().next())
-        .and_then(|code| SpecificCharacterSet::from_code(&code))
-        .unwrap_or_default()
-}
-
 /// Parses a `GGGGEEEE` key into a tag.
 pub(crate) fn parse_tag(key: &str) -> Option<Tag> {
     if key.len() != 8 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -92,10 +82,10 @@ pub(crate) fn parse_tag(key: &str) -> Option<Tag> {
 fn extract(
     obj: &InMemDicomObject,
     wanted: &[Indexed],
-    charset: &SpecificCharacterSet,
+    charset: &CharacterSets,
 ) -> IndexAttrs {
     // an item may declare its own character set (PS3.5 6.1.2.5.2)
-    let own = obj.get(Tag(0x0008, 0x0005)).map(|_| charset_of(obj));
+    let own = crate::text::declared_sets(obj);
     let charset = own.as_ref().unwrap_or(charset);
     let mut out = IndexAttrs::new();
     for entry in wanted {
@@ -105,11 +95,7 @@ fn extract(
         let Some(elem) = obj.get(tag) else { continue };
         let value = match elem.value() {
             Value::Sequence(seq) => {
-                let item_keys = match tag {
-                    Tag(0x0040, 0x0275) => REQUEST_ATTRIBUTES_ITEM,
-                    Tag(0x0010, 0x1002) => OTHER_PATIENT_IDS_ITEM,
-                    _ => &[],
-                };
+                let item_keys = item_keys(entry.tag);
                 AttrValue {
                     vr: "SQ".into(),
                     values: Vec::new(),
@@ -135,7 +121,7 @@ fn primitive_attr(
     vr: VR,
     p: &PrimitiveValue,
     entry: &Indexed,
-    charset: &SpecificCharacterSet,
+    charset: &CharacterSets,
 ) -> AttrValue {
     let dict_vr: VR = entry.vr.parse().unwrap_or(vr);
     if vr == VR::UN && dict_vr != VR::UN {
@@ -152,7 +138,7 @@ fn primitive_attr(
 
 /// The values of UN bytes under the VR the dictionary gives the tag (Implicit VR Little
 /// Endian encoding, PS3.5 6.2.2).
-fn reinterpret_un(vr: VR, bytes: &[u8], charset: &SpecificCharacterSet) -> Vec<String> {
+fn reinterpret_un(vr: VR, bytes: &[u8], charset: &CharacterSets) -> Vec<String> {
     let numbers: Option<Vec<String>> = match vr {
         VR::US => Some(
             bytes
@@ -172,15 +158,14 @@ fn reinterpret_un(vr: VR, bytes: &[u8], charset: &SpecificCharacterSet) -> Vec<S
     if let Some(numbers) = numbers {
         return numbers;
     }
-    let texts: Vec<String> = bytes
-        .split(|&b| b == b'\\')
-        .map(|part| {
-            let text = charset
-                .decode(part)
-                .unwrap_or_else(|_| String::from_utf8_lossy(part).into_owned());
-            crate::values::trim_value(vr, &text)
-        })
-        .collect();
+    let texts: Vec<String> = match TextKind::of_vr(vr.to_string()) {
+        Some(kind) => charset.decode_values(bytes, kind),
+        // the other string VRs use the default repertoire (PS3.5 6.1.2.3)
+        None => CharacterSets::default().decode_values(bytes, TextKind::Multi),
+    }
+    .iter()
+    .map(|text| crate::values::trim_value(vr, text))
+    .collect();
     if texts.len() == 1 && texts[0].is_empty() {
         Vec::new()
     } else {

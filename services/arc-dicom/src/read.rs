@@ -149,9 +149,20 @@ fn truncated_meta() -> DicomError {
 /// Decodes the whole buffer (meta group and data set, bulk data included) into memory.
 /// Every value is read, and the decoder must end exactly at the end of the buffer, so a
 /// truncated file fails here (dicom-rs alone treats an end inside an element tag as a
-/// clean end). Text is decoded to UTF-8 per Specific Character Set (PS3.5 6.1.2.3) as far
-/// as dicom-rs supports it.
+/// clean end). Text is decoded to UTF-8 per Specific Character Set (PS3.5 6.1.2.3) by
+/// [`crate::charset`], ISO 2022 code extensions included. Not for re-encoding: the
+/// decoded text may not fit dicom-rs' encoders (use [`open_raw`]).
 pub(crate) fn open(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), DicomError> {
+    let (meta, file) = open_raw(bytes)?;
+    let table = file.meta().clone();
+    let obj = crate::text::decode_text(file.into_inner(), &Default::default());
+    Ok((meta, obj.with_exact_meta(table)))
+}
+
+/// Like [`open`], but the values of VRs that depend on the character set (SH, LO, UC, PN,
+/// ST, LT, UT) stay the bytes as stored (`PrimitiveValue::U8`), so that writing the object
+/// again reproduces them exactly whatever the character set.
+pub(crate) fn open_raw(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), DicomError> {
     let meta = locate_meta(bytes)?;
     let table =
         FileMetaTable::from_reader(meta.normalized.as_slice()).map_err(DicomError::unreadable)?;
@@ -288,11 +299,19 @@ impl<D: StatefulDecode> StatefulDecode for Guarded<D> {
 
     fn read_value(&mut self, header: &DataElementHeader) -> DecodeResult<PrimitiveValue> {
         self.check_header(header)?;
+        // Text in the data set's character set stays raw: `text::decode_text` decodes it
+        // with the sets in force for its item, which dicom-rs cannot do for ISO 2022.
+        if crate::text::is_charset_text(header.vr()) {
+            return self.inner.read_value_bytes(header);
+        }
         self.inner.read_value(header)
     }
 
     fn read_value_preserved(&mut self, header: &DataElementHeader) -> DecodeResult<PrimitiveValue> {
         self.check_header(header)?;
+        if crate::text::is_charset_text(header.vr()) {
+            return self.inner.read_value_bytes(header);
+        }
         self.inner.read_value_preserved(header)
     }
 

@@ -2,7 +2,7 @@
 //! pixel data, and conversion of native ones to Explicit VR Little Endian.
 
 use crate::error::DicomError;
-use crate::read::{locate_meta, open};
+use crate::read::{locate_meta, open_raw};
 use dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN;
 
 /// Implicit VR Little Endian (PS3.5 A.1), the DICOM default.
@@ -83,7 +83,8 @@ pub fn to_explicit_vr_le(bytes: &[u8]) -> Result<Vec<u8>, DicomError> {
         out.extend_from_slice(dataset);
         return Ok(out);
     }
-    let (_, mut file) = open(bytes)?;
+    // raw text: the values are written back byte for byte whatever the character set
+    let (_, mut file) = open_raw(bytes)?;
     file.update_meta(|m| m.set_transfer_syntax(&EXPLICIT_VR_LITTLE_ENDIAN));
     let mut out = Vec::with_capacity(bytes.len() + 1024);
     file.write_all(&mut out).map_err(DicomError::encode)?;

@@ -102,12 +102,14 @@ fn text_is_decoded_per_specific_character_set() {
 }
 
 #[test]
-fn iso_2022_code_extensions_are_a_known_gap_but_never_fail() {
-    // dicom-rs does not switch character sets on ISO 2022 escapes (PS3.5 6.1.2.5.3): the
-    // alphabetic group is right, the ideographic and phonetic ones keep the escapes.
+fn iso_2022_code_extensions_are_decoded() {
+    // PS3.5 H.3.1: every group decoded (the escape sequences switch to JIS X 0208); the
+    // other character set files are tested in tests/charsets.rs.
     let p = parse_instance(&fixture("chrH31.dcm")).unwrap();
-    let name = &values(&p, "00100010")[0];
-    assert!(name.starts_with("Yamada^Tarou="), "{name}");
+    assert_eq!(
+        values(&p, "00100010"),
+        ["Yamada^Tarou=\u{5c71}\u{7530}^\u{592a}\u{90ce}=\u{3084}\u{307e}\u{3060}^\u{305f}\u{308d}\u{3046}"]
+    );
 }
 
 #[test]
@@ -257,7 +259,7 @@ fn request_attributes_sequence_keeps_its_indexed_item_keys() {
         Tag(0x0040, 0x0275),
         vec![item(vec![
             text(Tag(0x0008, 0x0050), VR::SH, "ACC-1"),
-            text(Tag(0x0040, 0x0007), VR::LO, "not indexed"),
+            text(Tag(0x0040, 0x1400), VR::LT, "not indexed"),
             text(Tag(0x0040, 0x0009), VR::SH, "SPS-1"),
             text(Tag(0x0040, 0x1001), VR::SH, "RP-1"),
         ])],

@@ -67,8 +67,11 @@ pub fn router(state: AppState) -> Router {
 
 fn rs_routes() -> Router<AppState> {
     Router::new()
+        .route("/patients", get(qido::patients))
+        .route("/patients/count", get(qido::patients_count))
         .route("/studies", get(qido::studies).post(stow::stow))
         .route("/studies/count", get(qido::studies_count))
+        .route("/studies/size", get(qido::studies_size))
         .route("/series", get(qido::series))
         .route("/series/count", get(qido::series_count))
         .route("/instances", get(qido::instances))

@@ -9,8 +9,9 @@ use tantivy::directory::MmapDirectory;
 use tantivy::indexer::IndexWriterOptions;
 use tantivy::{Index, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::normalize::{norm_stored, pn_terms, trim_value};
-use crate::schema::{attr_fields, build_schema, entity_key, Fields};
+use crate::normalize::{norm_da, norm_number, norm_stored, norm_tm, sort_key, trim_value, End};
+use crate::pn;
+use crate::schema::{attr_fields, build_schema, entity_key, sequences, Fields};
 use crate::search::{IndexRead, QidoPage, StudyReader};
 use crate::{IndexError, QidoQuery, Result};
 
@@ -30,6 +31,8 @@ pub struct EntityDoc {
     pub series_uid: Option<String>,
     /// Result order (ascending); unique per level for a stable order.
     pub ord: u64,
+    /// Bytes stored for the entity (its instances' sizes), for `/studies/size`.
+    pub size: u64,
     /// Attributes of this level AND every level above it (a series carries patient, study
     /// and series attributes), computed ones (counts, ModalitiesInStudy) included.
     pub attrs: IndexAttrs,
@@ -64,7 +67,7 @@ impl StudyIndex {
         let index = if Index::exists(&directory).map_err(tantivy::TantivyError::from)? {
             let index = Index::open(directory)?;
             if index.schema() != schema {
-                return Err(IndexError::SchemaMismatch(dir.display().to_string()));
+                return Err(IndexError::SchemaMismatch(dir.display().to_string(), crate::schema::FORMAT));
             }
             index
         } else {
@@ -157,14 +160,18 @@ impl IndexRead for StudyIndex {
         self.reader.count(q)
     }
 
+    fn size(&self, q: &QidoQuery) -> Result<u64> {
+        self.reader.size(q)
+    }
+
     fn get(&self, level: Level, uid: &str) -> Result<Option<IndexAttrs>> {
         self.reader.get(level, uid)
     }
 }
 
 /// The tantivy document of an entity: entity fields, every value of every matchable
-/// attribute (several values for multi-valued ones, every item of indexed sequences), and
-/// the attributes as JSON.
+/// attribute (several values for multi-valued ones, every item of indexed sequences) with
+/// its derived forms, the paths of attributes without a value, and the attributes as JSON.
 fn to_document(fields: &Fields, doc: &EntityDoc, key: &str) -> Result<TantivyDocument> {
     let mut d = TantivyDocument::new();
     d.add_text(fields.level, doc.level.as_str());
@@ -178,7 +185,8 @@ fn to_document(fields: &Fields, doc: &EntityDoc, key: &str) -> Result<TantivyDoc
         d.add_text(fields.series_uid, s);
     }
     d.add_u64(fields.ord, doc.ord);
-    for (spec, &(raw, ci, norm)) in attr_fields().iter().zip(&fields.per_attr) {
+    d.add_u64(fields.size, doc.size);
+    for (spec, h) in attr_fields().iter().zip(&fields.per_attr) {
         let values: Vec<&String> = match spec.seq {
             None => doc
                 .attrs
@@ -193,22 +201,58 @@ fn to_document(fields: &Fields, doc: &EntityDoc, key: &str) -> Result<TantivyDoc
             }),
         }
         .unwrap_or_default();
+        let mut any = false;
         for value in values {
             let v = trim_value(value);
             if v.is_empty() {
                 continue;
             }
-            d.add_text(raw, v);
-            if let Some(ci) = ci {
-                for term in pn_terms(v) {
+            if let (Some(sort), false) = (h.sort, any) {
+                // the first value orders the entity
+                if let Some(k) = sort_key(spec.attr.vr, v) {
+                    d.add_text(sort, k);
+                }
+            }
+            any = true;
+            d.add_text(h.raw, v);
+            if let Some(ci) = h.ci {
+                for term in pn::stored_terms(v) {
                     d.add_text(ci, term);
                 }
             }
-            if let Some(norm) = norm {
-                if let Some(n) = norm_stored(spec.attr.vr, v) {
+            if let Some(fuzzy) = h.fuzzy {
+                for word in pn::fuzzy_words(v) {
+                    d.add_text(fuzzy, word);
+                }
+            }
+            if let Some(norm) = h.norm {
+                let n = match spec.attr.vr {
+                    "DA" | "TM" | "DT" => norm_stored(spec.attr.vr, v),
+                    _ => norm_number(v),
+                };
+                if let Some(n) = n {
                     d.add_text(norm, n);
                 }
             }
+        }
+        if !any {
+            d.add_text(fields.empty, &spec.path);
+        }
+    }
+    for seq in sequences() {
+        if doc.attrs.get(seq.tag).is_none_or(|s| s.items.is_empty()) {
+            d.add_text(fields.empty, seq.keyword);
+        }
+    }
+    // Combined datetime of date/time pairs (PS3.4 C.2.2.2.5.1); a date without a time is
+    // taken at its start.
+    for &(date_tag, time_tag, field) in &fields.pairs {
+        let first = |tag: &str| doc.attrs.get(tag).and_then(|a| a.first()).map(trim_value);
+        if let Some(date) = first(date_tag).and_then(norm_da) {
+            let time = first(time_tag)
+                .and_then(|t| norm_tm(t, End::Lower))
+                .unwrap_or_else(|| "000000.000000".to_string());
+            d.add_text(field, format!("{date}{time}"));
         }
     }
     let json = serde_json::to_string(&doc.attrs)

@@ -9,7 +9,10 @@
 //!   errors (HTTP 400).
 
 mod index;
+mod matching;
 mod normalize;
+mod order;
+mod pn;
 mod query;
 mod returns;
 mod schema;
@@ -20,8 +23,8 @@ mod translate;
 mod tests;
 
 pub use index::{EntityDoc, StudyIndex};
-pub use query::{parse_qido, Filter, Matching, QidoQuery};
-pub use returns::{default_return_tags, select_return};
+pub use query::{parse_qido, Filter, Matching, OrderKey, QidoQuery};
+pub use returns::{default_return_tags, return_tags, select_return};
 pub use search::{IndexRead, QidoPage, StudyReader};
 
 /// A query the client got wrong: the HTTP layer answers 400, C-FIND answers A900/C000.
@@ -56,10 +59,10 @@ pub enum IndexError {
     /// Creating the index folder failed.
     #[error("index folder: {0}")]
     Io(#[from] std::io::Error),
-    /// The index on disk was built with another schema (the dictionary changed): it must be
-    /// rebuilt from the log.
-    #[error("the index in {0} was built with another schema; delete it and reindex")]
-    SchemaMismatch(String),
+    /// The index on disk was built by another version of arcstream (another dictionary or
+    /// term format): it must be rebuilt from the log.
+    #[error("the index in {0} was built by another version of arcstream (this one writes index {1}); stop the node and run `arcstream reindex` with the same settings to rebuild it from the event log")]
+    SchemaMismatch(String, &'static str),
     /// Something the index wrote cannot be read back (commit payload, stored attributes).
     #[error("corrupt index data: {0}")]
     Corrupt(String),

@@ -1,40 +1,10 @@
-//! Value normalization shared by indexing and matching: padding removal, person-name groups
-//! (PS3.5 6.2.1) and DA/TM/DT as fixed-width text that sorts like time (PS3.4 C.2.2.2.5).
+//! Value normalization shared by indexing and matching: padding removal, DA/TM/DT as
+//! fixed-width text that sorts like time (PS3.4 C.2.2.2.5), numbers in one canonical form,
+//! and the sort keys of `orderby`. Person names have their own module ([`crate::pn`]).
 
 /// Removes the padding DICOM ignores: leading/trailing spaces and NULs (PS3.5 6.2).
 pub(crate) fn trim_value(v: &str) -> &str {
     v.trim_matches(|c: char| c == ' ' || c == '\0')
-}
-
-/// Lower-cases one PN component group and drops trailing empty components (`Doe^John^^` is
-/// `Doe^John`, PS3.5 6.2.1.1).
-fn pn_group(group: &str) -> String {
-    trim_value(group)
-        .trim_end_matches(['^', ' '])
-        .to_lowercase()
-}
-
-/// The whole name lower-cased, trailing empty components and groups removed.
-pub(crate) fn pn_whole(value: &str) -> String {
-    let groups: Vec<String> = trim_value(value).split('=').map(pn_group).collect();
-    groups.join("=").trim_end_matches('=').to_string()
-}
-
-/// Terms of the case-insensitive PN field (PS3.4 C.2.2.2.1): every non-empty alphabetic,
-/// ideographic and phonetic group, and the whole name (so a query naming several groups
-/// matches too).
-pub(crate) fn pn_terms(value: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for group in trim_value(value).split('=').map(pn_group) {
-        if !group.is_empty() && !out.contains(&group) {
-            out.push(group);
-        }
-    }
-    let whole = pn_whole(value);
-    if !whole.is_empty() && !out.contains(&whole) {
-        out.push(whole);
-    }
-    out
 }
 
 /// Which end of a range a partial value pads towards: a lower bound takes the earliest
@@ -180,25 +150,73 @@ pub(crate) fn norm_bound(vr: &str, value: &str, end: End) -> Option<String> {
     }
 }
 
+/// VRs whose values are numbers (PS3.5 Table 6.2-1), matched by value: `01`, `1` and `+1.0`
+/// are the same Series Number.
+pub(crate) fn is_numeric(vr: &str) -> bool {
+    matches!(
+        vr,
+        "IS" | "DS" | "US" | "UL" | "SS" | "SL" | "FL" | "FD" | "UV" | "SV"
+    )
+}
+
+/// The canonical text of a number (integers without sign or leading zeros, others in Rust's
+/// shortest round-trip form), `None` when the value is not a finite number.
+pub(crate) fn norm_number(value: &str) -> Option<String> {
+    let v = trim_value(value);
+    let v = v.strip_prefix('+').unwrap_or(v);
+    if v.is_empty() || v.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E') {
+        return None;
+    }
+    let x: f64 = v.parse().ok()?;
+    if !x.is_finite() {
+        return None;
+    }
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        return Some(format!("{}", x as i64));
+    }
+    Some(format!("{x}"))
+}
+
+/// The sort key of a stored value for `orderby`: DA/TM/DT in sortable form, numbers as 16
+/// hex digits that order like the numbers, person names lower-cased, other text as is.
+pub(crate) fn sort_key(vr: &str, value: &str) -> Option<String> {
+    let v = trim_value(value);
+    match vr {
+        "DA" | "TM" | "DT" => norm_stored(vr, v),
+        _ if is_numeric(vr) => {
+            let x: f64 = norm_number(v)?.parse().ok()?;
+            let bits = x.to_bits();
+            // flip so that the unsigned order of the bits is the numeric order
+            let key = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+            Some(format!("{key:016x}"))
+        }
+        "PN" => Some(v.to_lowercase()),
+        _ => Some(v.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn person_names() {
-        assert_eq!(
-            pn_terms("Doe^John^^=山田^太郎=やまだ^たろう"),
-            vec![
-                "doe^john",
-                "山田^太郎",
-                "やまだ^たろう",
-                "doe^john=山田^太郎=やまだ^たろう"
-            ]
-        );
-        assert_eq!(pn_terms("Smith^Jane "), vec!["smith^jane"]);
-        assert_eq!(pn_terms("=Yamada"), vec!["yamada", "=yamada"]);
-        assert_eq!(pn_whole("DOE^JOHN=="), "doe^john");
-        assert!(pn_terms("  ").is_empty());
+    fn numbers_and_sort_keys() {
+        assert_eq!(norm_number(" 01 ").as_deref(), Some("1"));
+        assert_eq!(norm_number("+1.0").as_deref(), Some("1"));
+        assert_eq!(norm_number("-2.50").as_deref(), Some("-2.5"));
+        assert_eq!(norm_number("1e3").as_deref(), Some("1000"));
+        for bad in ["", "abc", "NaN", "inf", "1.2.3"] {
+            assert_eq!(norm_number(bad), None, "{bad}");
+        }
+        let keys: Vec<String> = ["-10", "-1.5", "0", "2", "10", "100.5"]
+            .iter()
+            .map(|v| sort_key("DS", v).unwrap())
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(sort_key("PN", "Doe^John").as_deref(), Some("doe^john"));
+        assert_eq!(sort_key("DA", "2024.01.15").as_deref(), Some("20240115"));
     }
 
     #[test]

@@ -74,14 +74,11 @@ pub fn default_return_tags(level: Level) -> &'static [&'static str] {
     }
 }
 
-/// The attributes of one result to return: the level's defaults; for searches not scoped to
-/// a study (series, instances) or series (instances) the defaults of the levels above
-/// (PS3.18 10.6.3.3.2-3); every match key; includefield tags of this level or above
-/// (lower-level ones "shall not be returned"); everything with `includefield=all`.
-pub fn select_return(level: Level, attrs: &IndexAttrs, q: &crate::QidoQuery) -> IndexAttrs {
-    if q.include_all {
-        return attrs.clone();
-    }
+/// The tags a result of `q` carries when present (without `includefield=all`): the level's
+/// defaults; for searches not scoped to a study (series, instances) or series (instances) the
+/// defaults of the levels above (PS3.18 10.6.3.3.2-3); every match key; includefield tags of
+/// this level or above (lower-level ones "shall not be returned").
+pub fn return_tags(level: Level, q: &crate::QidoQuery) -> Vec<&str> {
     let mut wanted: Vec<&str> = default_return_tags(level).to_vec();
     let unscoped_study = q.study_uid.is_none();
     match level {
@@ -97,9 +94,21 @@ pub fn select_return(level: Level, attrs: &IndexAttrs, q: &crate::QidoQuery) -> 
             .filter(|t| lookup(t).is_none_or(|e| e.level <= level))
             .map(String::as_str),
     );
+    wanted.sort_unstable();
+    wanted.dedup();
+    wanted
+}
+
+/// The attributes of one result to return: those of [`return_tags`], or everything with
+/// `includefield=all`.
+pub fn select_return(level: Level, attrs: &IndexAttrs, q: &crate::QidoQuery) -> IndexAttrs {
+    if q.include_all {
+        return attrs.clone();
+    }
+    let wanted = return_tags(level, q);
     attrs
         .iter()
-        .filter(|(tag, _)| wanted.contains(&tag.as_str()))
+        .filter(|(tag, _)| wanted.binary_search(&tag.as_str()).is_ok())
         .map(|(tag, v)| (tag.clone(), v.clone()))
         .collect()
 }

@@ -1,20 +1,27 @@
-//! The index schema: one raw field per matchable attribute of arc-model's dictionary
-//! (`INDEXED`, `COMPUTED`, and the nested item keys), plus the entity fields every
-//! document carries.
+//! The index schema: fields for every matchable attribute of arc-model's dictionary
+//! (`INDEXED`, `COMPUTED`, and the item keys of `NESTED` sequences), plus the entity fields
+//! every document carries.
 //!
 //! Field naming: an attribute's raw values go in a field named by its keyword
 //! (`PatientName`); nested item keys by their dotted path
-//! (`RequestAttributesSequence.ScheduledProcedureStepID`). PN attributes add a lower-cased
-//! field `<path>#ci` (PS3.4 C.2.2.2.1 permits case-insensitive PN matching); DA/TM/DT add
-//! `<path>#n` with values normalized for range matching (PS3.4 C.2.2.2.5).
+//! (`RequestAttributesSequence.ScheduledProcedureStepID`). Derived fields add a suffix:
+//! `#ci` person-name terms and `#fz` folded words ([`crate::pn`]); `#n` DA/TM/DT in sortable
+//! form (PS3.4 C.2.2.2.5) and numbers in canonical form; `#s` the sort key of `orderby`
+//! (fast field, top-level attributes). `Date+Time#n` holds the combined datetime of a
+//! `DATE_TIME_PAIRS` pair (PS3.4 C.2.2.2.5.1). The `empty` field lists the paths of the
+//! attributes an entity has no value for (Empty Value Matching, `""`).
 
-use arc_model::dictionary::{
-    lookup, Indexed, COMPUTED, INDEXED, OTHER_PATIENT_IDS_ITEM, REQUEST_ATTRIBUTES_ITEM,
-};
+use arc_model::dictionary::{lookup, Indexed, COMPUTED, DATE_TIME_PAIRS, INDEXED, NESTED};
 use std::sync::OnceLock;
 use tantivy::schema::{Field, Schema, FAST, STORED, STRING};
 
+use crate::normalize::is_numeric;
 use crate::{IndexError, Result};
+
+/// Version of what the index holds beyond its field list (term formats); part of the schema
+/// as the name of an empty field, so an index written by another version fails the schema
+/// check and must be rebuilt (`arcstream reindex`).
+pub(crate) const FORMAT: &str = "format_v2";
 
 /// Entity level: `patient`, `study`, `series`, `instance`.
 pub(crate) const LEVEL: &str = "level";
@@ -28,19 +35,21 @@ pub(crate) const SERIES_UID: &str = "series_uid";
 pub(crate) const KEY: &str = "key";
 /// Stable order of results (fast u64).
 pub(crate) const ORD: &str = "ord";
+/// Bytes stored for the entity (fast u64; `/studies/size`).
+pub(crate) const SIZE: &str = "size";
 /// The entity's IndexAttrs as JSON (stored only).
 pub(crate) const ATTRS: &str = "attrs";
+/// Paths of attributes without a value.
+pub(crate) const EMPTY: &str = "empty";
 
-/// Suffix of the lower-cased PN field.
+/// Suffix of the person-name term field.
 pub(crate) const CI_SUFFIX: &str = "#ci";
-/// Suffix of the normalized DA/TM/DT field.
+/// Suffix of the fuzzy person-name word field.
+pub(crate) const FUZZY_SUFFIX: &str = "#fz";
+/// Suffix of the normalized DA/TM/DT and number field.
 pub(crate) const NORM_SUFFIX: &str = "#n";
-
-/// Sequences whose item keys are indexed, with the keys of their items.
-pub(crate) const NESTED: &[(&str, &[Indexed])] = &[
-    ("RequestAttributesSequence", REQUEST_ATTRIBUTES_ITEM),
-    ("OtherPatientIDsSequence", OTHER_PATIENT_IDS_ITEM),
-];
+/// Suffix of the sort key fast field.
+pub(crate) const SORT_SUFFIX: &str = "#s";
 
 /// One matchable attribute: a top-level attribute, or a key inside a sequence's items.
 #[derive(Debug)]
@@ -64,13 +73,24 @@ impl AttrField {
         self.seq.map_or(self.attr.tag, |s| s.tag)
     }
 
-    /// The field matching uses for this attribute's VR.
+    /// The field matching uses for this attribute's VR (person names: see [`crate::pn`]).
     pub fn match_field(&self) -> String {
         match self.attr.vr {
             "PN" => format!("{}{CI_SUFFIX}", self.path),
             "DA" | "TM" | "DT" => format!("{}{NORM_SUFFIX}", self.path),
+            vr if is_numeric(vr) => format!("{}{NORM_SUFFIX}", self.path),
             _ => self.path.clone(),
         }
+    }
+
+    /// Whether the attribute has a `#n` field.
+    pub fn has_norm(&self) -> bool {
+        matches!(self.attr.vr, "DA" | "TM" | "DT") || is_numeric(self.attr.vr)
+    }
+
+    /// Whether `orderby` can sort by it (top-level attributes).
+    pub fn sortable(&self) -> bool {
+        self.seq.is_none()
     }
 }
 
@@ -104,13 +124,24 @@ pub(crate) fn attr_fields() -> &'static [AttrField] {
     })
 }
 
-/// Resolves a query key: a keyword or `GGGGEEEE` tag, or a dotted path of two of them for
-/// a nested item key. Returns the sequence itself when the key names an indexed sequence.
+/// The indexed sequences themselves (for Empty Value Matching on a sequence).
+pub(crate) fn sequences() -> impl Iterator<Item = &'static Indexed> {
+    NESTED.iter().filter_map(|(keyword, _)| lookup(keyword))
+}
+
+/// The field of a combined date-time pair.
+pub(crate) fn pair_field(date: &str, time: &str) -> String {
+    format!("{date}+{time}{NORM_SUFFIX}")
+}
+
+/// What a query key names: an attribute, or an indexed sequence itself.
 pub(crate) enum KeyRef {
     Attr(&'static AttrField),
     Sequence(&'static Indexed),
 }
 
+/// Resolves a query key: a keyword or `GGGGEEEE` tag, or a dotted path of two of them for
+/// a nested item key.
 pub(crate) fn resolve_key(key: &str) -> Option<KeyRef> {
     let mut parts = key.split('.');
     let first = lookup(parts.next()?)?;
@@ -131,6 +162,16 @@ pub(crate) fn resolve_key(key: &str) -> Option<KeyRef> {
     }
 }
 
+/// Field handles of one attribute.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttrHandles {
+    pub raw: Field,
+    pub ci: Option<Field>,
+    pub fuzzy: Option<Field>,
+    pub norm: Option<Field>,
+    pub sort: Option<Field>,
+}
+
 /// Handles of the fields of the schema.
 pub(crate) struct Fields {
     pub schema: Schema,
@@ -140,30 +181,39 @@ pub(crate) struct Fields {
     pub series_uid: Field,
     pub key: Field,
     pub ord: Field,
+    pub size: Field,
     pub attrs: Field,
-    /// Per entry of [`attr_fields`]: raw field, `#ci` field (PN), `#n` field (DA/TM/DT).
-    pub per_attr: Vec<(Field, Option<Field>, Option<Field>)>,
+    pub empty: Field,
+    /// Per entry of [`attr_fields`].
+    pub per_attr: Vec<AttrHandles>,
+    /// Per entry of `DATE_TIME_PAIRS`: date tag, time tag, combined field.
+    pub pairs: Vec<(&'static str, &'static str, Field)>,
 }
 
 /// Builds the schema from the dictionary tables.
 pub(crate) fn build_schema() -> Schema {
     let mut b = Schema::builder();
-    for name in [LEVEL, UID, STUDY_UID, SERIES_UID, KEY] {
+    for name in [LEVEL, UID, STUDY_UID, SERIES_UID, KEY, EMPTY, FORMAT] {
         b.add_text_field(name, STRING);
     }
     b.add_u64_field(ORD, FAST);
+    b.add_u64_field(SIZE, FAST);
     b.add_text_field(ATTRS, STORED);
     for f in attr_fields() {
         b.add_text_field(&f.path, STRING);
-        match f.attr.vr {
-            "PN" => {
-                b.add_text_field(&format!("{}{CI_SUFFIX}", f.path), STRING);
-            }
-            "DA" | "TM" | "DT" => {
-                b.add_text_field(&format!("{}{NORM_SUFFIX}", f.path), STRING);
-            }
-            _ => {}
+        if f.attr.vr == "PN" {
+            b.add_text_field(&format!("{}{CI_SUFFIX}", f.path), STRING);
+            b.add_text_field(&format!("{}{FUZZY_SUFFIX}", f.path), STRING);
         }
+        if f.has_norm() {
+            b.add_text_field(&format!("{}{NORM_SUFFIX}", f.path), STRING);
+        }
+        if f.sortable() {
+            b.add_text_field(&format!("{}{SORT_SUFFIX}", f.path), FAST);
+        }
+    }
+    for (date, time) in DATE_TIME_PAIRS {
+        b.add_text_field(&pair_field(date, time), STRING);
     }
     b.build()
 }
@@ -172,12 +222,29 @@ impl Fields {
     /// Looks up the handles in a schema made by [`build_schema`].
     pub fn new(schema: Schema) -> Result<Fields> {
         let get = |name: &str| schema.get_field(name).map_err(IndexError::from);
+        let opt =
+            |f: &AttrField, suffix: &str| schema.get_field(&format!("{}{suffix}", f.path)).ok();
         let per_attr = attr_fields()
             .iter()
             .map(|f| {
-                let ci = schema.get_field(&format!("{}{CI_SUFFIX}", f.path)).ok();
-                let norm = schema.get_field(&format!("{}{NORM_SUFFIX}", f.path)).ok();
-                Ok((get(&f.path)?, ci, norm))
+                Ok(AttrHandles {
+                    raw: get(&f.path)?,
+                    ci: opt(f, CI_SUFFIX),
+                    fuzzy: opt(f, FUZZY_SUFFIX),
+                    norm: opt(f, NORM_SUFFIX),
+                    sort: opt(f, SORT_SUFFIX),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let pairs = DATE_TIME_PAIRS
+            .iter()
+            .map(|(date, time)| {
+                let tag = |k: &str| {
+                    lookup(k)
+                        .map(|e| e.tag)
+                        .ok_or_else(|| IndexError::Corrupt(format!("no {k}")))
+                };
+                Ok((tag(date)?, tag(time)?, get(&pair_field(date, time))?))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Fields {
@@ -187,13 +254,16 @@ impl Fields {
             series_uid: get(SERIES_UID)?,
             key: get(KEY)?,
             ord: get(ORD)?,
+            size: get(SIZE)?,
             attrs: get(ATTRS)?,
+            empty: get(EMPTY)?,
             per_attr,
+            pairs,
             schema,
         })
     }
 
-    /// A field by name (names come from [`AttrField::match_field`]).
+    /// A field by name (names come from [`AttrField::match_field`] and friends).
     pub fn named(&self, name: &str) -> Result<Field> {
         Ok(self.schema.get_field(name)?)
     }

@@ -1,5 +1,6 @@
 //! The read side of the index: searches, counts and lookups answered from the searcher of
-//! the last reload, results ordered by `ord` and paged (PS3.18 8.3.4.4 limit/offset).
+//! the last reload, results ordered by `ord` or by `orderby` keys and paged (PS3.18 8.3.4.4
+//! limit/offset).
 
 use arc_model::{IndexAttrs, Level};
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use tantivy::schema::Value;
 use tantivy::{DocAddress, IndexReader, Order, Searcher, TantivyDocument, Term};
 
 use crate::schema::{entity_key, Fields, ORD};
+use crate::order::{OrderCollector, SizeSum};
 use crate::translate::build;
 use crate::{IndexError, QidoQuery, Result};
 
@@ -27,6 +29,8 @@ pub trait IndexRead: Send + Sync {
     fn search(&self, q: &QidoQuery) -> Result<QidoPage>;
     /// How many entities match `q` (offset and limit ignored).
     fn count(&self, q: &QidoQuery) -> Result<u64>;
+    /// The bytes stored for the entities matching `q` (offset and limit ignored).
+    fn size(&self, q: &QidoQuery) -> Result<u64>;
     /// The attributes of one entity.
     fn get(&self, level: Level, uid: &str) -> Result<Option<IndexAttrs>>;
 }
@@ -80,15 +84,33 @@ impl IndexRead for StudyReader {
         let wanted = q.limit.map_or(remaining, |l| l.min(remaining));
         // Both fit in usize: they are below the number of documents of the searcher.
         let (wanted, offset) = (wanted as usize, q.offset as usize);
-        let top = TopDocs::with_limit(wanted)
-            .and_offset(offset)
-            .order_by_fast_field::<u64>(ORD, Order::Asc);
-        let hits = searcher
-            .search(&*query, &top)?
+        let addresses: Vec<DocAddress> = if q.orderby.is_empty() {
+            let top = TopDocs::with_limit(wanted)
+                .and_offset(offset)
+                .order_by_fast_field::<u64>(ORD, Order::Asc);
+            searcher
+                .search(&*query, &top)?
+                .into_iter()
+                .map(|(_, address)| address)
+                .collect()
+        } else {
+            let collector = OrderCollector::new(&q.orderby, offset + wanted);
+            searcher
+                .search(&*query, &collector)?
+                .into_iter()
+                .skip(offset)
+                .collect()
+        };
+        let hits = addresses
             .into_iter()
-            .map(|(_, address)| self.attrs_of(&searcher, address))
+            .map(|address| self.attrs_of(&searcher, address))
             .collect::<Result<Vec<_>>>()?;
         Ok(QidoPage { total, hits })
+    }
+
+    fn size(&self, q: &QidoQuery) -> Result<u64> {
+        let query = build(&self.fields, q)?;
+        Ok(self.reader.searcher().search(&*query, &SizeSum)?)
     }
 
     fn count(&self, q: &QidoQuery) -> Result<u64> {

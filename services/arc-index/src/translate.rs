@@ -30,7 +30,7 @@ pub(crate) fn build(fields: &Fields, q: &QidoQuery) -> Result<Box<dyn Query>> {
         let mut alternatives = filter
             .any_of
             .iter()
-            .map(|m| matcher(field, filter, m))
+            .map(|m| matcher(fields, field, filter, m))
             .collect::<Result<Vec<_>>>()?;
         clauses.push(if alternatives.len() == 1 {
             alternatives.remove(0)
@@ -41,27 +41,43 @@ pub(crate) fn build(fields: &Fields, q: &QidoQuery) -> Result<Box<dyn Query>> {
     Ok(Box::new(BooleanQuery::intersection(clauses)))
 }
 
-fn matcher(field: Field, filter: &Filter, m: &Matching) -> Result<Box<dyn Query>> {
+fn regex(field: Field, filter: &Filter, pattern: &str) -> Result<Box<dyn Query>> {
+    Ok(Box::new(RegexQuery::from_pattern(pattern, field).map_err(|e| {
+        QueryError::new(&filter.key, format!("pattern not usable: {e}"))
+    })?))
+}
+
+fn range(field: Field, lower: &Option<String>, upper: &Option<String>) -> Box<dyn Query> {
+    let bound = |b: &Option<String>| match b {
+        Some(v) => Bound::Included(Term::from_field_text(field, v)),
+        None => Bound::Unbounded,
+    };
+    Box::new(RangeQuery::new(bound(lower), bound(upper)))
+}
+
+fn matcher(fields: &Fields, field: Field, filter: &Filter, m: &Matching) -> Result<Box<dyn Query>> {
     Ok(match m {
         Matching::Single(v) => term(field, v),
-        Matching::Wildcard(pattern) => {
-            let regex = wildcard_regex(pattern);
-            Box::new(RegexQuery::from_pattern(&regex, field).map_err(|e| {
-                QueryError::new(&filter.key, format!("wildcard pattern not usable: {e}"))
-            })?)
+        Matching::Wildcard(pattern) => regex(field, filter, &wildcard_regex(pattern))?,
+        Matching::Pattern(pattern) => regex(field, filter, pattern)?,
+        Matching::Words(words) => {
+            // each word begins some word of the name
+            let prefixes = words
+                .iter()
+                .map(|w| regex(field, filter, &format!("{}.*", crate::pn::escape_regex(w))))
+                .collect::<Result<Vec<_>>>()?;
+            Box::new(BooleanQuery::intersection(prefixes))
         }
-        Matching::Range { lower, upper } => {
-            let bound = |b: &Option<String>| match b {
-                Some(v) => Bound::Included(Term::from_field_text(field, v)),
-                None => Bound::Unbounded,
-            };
-            if lower.is_none() && upper.is_none() {
-                // Never produced by the parser; a range without bounds matches anything
-                // that has a value.
-                return Ok(Box::new(RegexQuery::from_pattern(".*", field)?));
-            }
-            Box::new(RangeQuery::new(bound(lower), bound(upper)))
-        }
+        Matching::Empty => term(fields.empty, &filter.path),
+        Matching::Range { lower, upper } => match (lower, upper) {
+            (None, None) => Box::new(RegexQuery::from_pattern(".*", field)?),
+            // A time range whose start is after its end crosses midnight.
+            (Some(l), Some(u)) if filter.vr == "TM" && l > u => Box::new(BooleanQuery::union(vec![
+                range(field, lower, &None),
+                range(field, &None, upper),
+            ])),
+            _ => range(field, lower, upper),
+        },
     })
 }
 

@@ -56,6 +56,9 @@ pub const INDEXED: &[Indexed] = &[
     a("00100030", "PatientBirthDate", "DA", P),
     a("00100040", "PatientSex", "CS", P),
     a("00101002", "OtherPatientIDsSequence", "SQ", P),
+    a("00100032", "PatientBirthTime", "TM", P),
+    a("00101001", "OtherPatientNames", "PN", P),
+    a("00104000", "PatientComments", "LT", P),
     // Study (PS3.4 C.6.1.1.3)
     a("00080005", "SpecificCharacterSet", "CS", ST),
     a("00080020", "StudyDate", "DA", ST),
@@ -71,6 +74,9 @@ pub const INDEXED: &[Indexed] = &[
     a("0020000D", "StudyInstanceUID", "UI", ST),
     a("00200010", "StudyID", "SH", ST),
     a("00321032", "RequestingPhysician", "PN", ST),
+    a("00080051", "IssuerOfAccessionNumberSequence", "SQ", ST),
+    a("00081032", "ProcedureCodeSequence", "SQ", ST),
+    a("001021B0", "AdditionalPatientHistory", "LT", ST),
     // Series (PS3.4 C.6.1.1.4)
     a("00080021", "SeriesDate", "DA", SE),
     a("00080031", "SeriesTime", "TM", SE),
@@ -88,12 +94,18 @@ pub const INDEXED: &[Indexed] = &[
     a("00400244", "PerformedProcedureStepStartDate", "DA", SE),
     a("00400245", "PerformedProcedureStepStartTime", "TM", SE),
     a("00400275", "RequestAttributesSequence", "SQ", SE),
+    a("00081070", "OperatorsName", "PN", SE),
     // Instance (PS3.4 C.6.1.1.5)
     a("00080008", "ImageType", "CS", I),
     a("00080016", "SOPClassUID", "UI", I),
     a("00080018", "SOPInstanceUID", "UI", I),
     a("00080023", "ContentDate", "DA", I),
     a("00080033", "ContentTime", "TM", I),
+    a("00080022", "AcquisitionDate", "DA", I),
+    a("00080032", "AcquisitionTime", "TM", I),
+    a("0008002A", "AcquisitionDateTime", "DT", I),
+    a("0040A043", "ConceptNameCodeSequence", "SQ", I),
+    a("0040A073", "VerifyingObserverSequence", "SQ", I),
     a("00200013", "InstanceNumber", "IS", I),
     a("00280002", "SamplesPerPixel", "US", I),
     a("00280004", "PhotometricInterpretation", "CS", I),
@@ -118,17 +130,73 @@ pub const COMPUTED: &[Indexed] = &[
     a("00201209", "NumberOfSeriesRelatedInstances", "IS", SE),
 ];
 
-/// Nested keys indexed inside `RequestAttributesSequence` (PS3.18 Table 10.6.1-5).
+/// Nested keys indexed inside `RequestAttributesSequence` (PS3.18 Table 10.6.1-5, PS3.4
+/// C.6.1.1.4 and the request keys dcm4chee-arc-light matches). Item keys take the level of
+/// their sequence.
 pub const REQUEST_ATTRIBUTES_ITEM: &[Indexed] = &[
     a("00400009", "ScheduledProcedureStepID", "SH", SE),
     a("00401001", "RequestedProcedureID", "SH", SE),
     a("00080050", "AccessionNumber", "SH", SE),
     a("0020000D", "StudyInstanceUID", "UI", SE),
+    a("00321060", "RequestedProcedureDescription", "LO", SE),
+    a("00400007", "ScheduledProcedureStepDescription", "LO", SE),
+    a("00321032", "RequestingPhysician", "PN", SE),
+    a("00321033", "RequestingService", "LO", SE),
 ];
 
 /// Nested keys indexed inside `OtherPatientIDsSequence`.
 pub const OTHER_PATIENT_IDS_ITEM: &[Indexed] =
     &[a("00100020", "PatientID", "LO", P), a("00100021", "IssuerOfPatientID", "LO", P)];
+
+/// Nested keys of code sequences (PS3.3 Table 8.8-1): Procedure Code, Concept Name Code.
+pub const CODE_ITEM: &[Indexed] = &[
+    a("00080100", "CodeValue", "SH", ST),
+    a("00080102", "CodingSchemeDesignator", "SH", ST),
+    a("00080104", "CodeMeaning", "LO", ST),
+];
+
+/// Nested keys of HL7v2 hierarchic designator sequences (PS3.3 Table 10-17).
+pub const ISSUER_ITEM: &[Indexed] = &[
+    a("00400031", "LocalNamespaceEntityID", "UT", ST),
+    a("00400032", "UniversalEntityID", "UT", ST),
+    a("00400033", "UniversalEntityIDType", "CS", ST),
+];
+
+/// Nested keys of `VerifyingObserverSequence` (PS3.3 C.17.2, SR documents).
+pub const VERIFYING_OBSERVER_ITEM: &[Indexed] = &[
+    a("0040A075", "VerifyingObserverName", "PN", I),
+    a("0040A030", "VerificationDateTime", "DT", I),
+    a("0040A027", "VerifyingOrganization", "LO", I),
+];
+
+/// Every indexed sequence (by keyword) and the keys indexed in its items.
+pub const NESTED: &[(&str, &[Indexed])] = &[
+    ("RequestAttributesSequence", REQUEST_ATTRIBUTES_ITEM),
+    ("OtherPatientIDsSequence", OTHER_PATIENT_IDS_ITEM),
+    ("IssuerOfAccessionNumberSequence", ISSUER_ITEM),
+    ("ProcedureCodeSequence", CODE_ITEM),
+    ("ConceptNameCodeSequence", CODE_ITEM),
+    ("VerifyingObserverSequence", VERIFYING_OBSERVER_ITEM),
+];
+
+/// The item keys of an indexed sequence, by the sequence's tag (`GGGGEEEE`).
+pub fn item_keys(sequence_tag: &str) -> &'static [Indexed] {
+    NESTED
+        .iter()
+        .find(|(keyword, _)| lookup(keyword).is_some_and(|e| e.tag == sequence_tag))
+        .map_or(&[], |(_, items)| *items)
+}
+
+/// Date and time attributes that combined datetime matching pairs (PS3.4 C.2.2.2.5.1): a
+/// query giving both matches the instant they name together.
+pub const DATE_TIME_PAIRS: &[(&str, &str)] = &[
+    ("PatientBirthDate", "PatientBirthTime"),
+    ("StudyDate", "StudyTime"),
+    ("SeriesDate", "SeriesTime"),
+    ("PerformedProcedureStepStartDate", "PerformedProcedureStepStartTime"),
+    ("ContentDate", "ContentTime"),
+    ("AcquisitionDate", "AcquisitionTime"),
+];
 
 /// Looks an attribute up by tag (`GGGGEEEE`, any case) or keyword, among extracted and computed ones.
 pub fn lookup(key: &str) -> Option<&'static Indexed> {
@@ -152,5 +220,15 @@ mod tests {
         }
         assert_eq!(lookup("PatientName").unwrap().tag, "00100010");
         assert_eq!(lookup("0020000d").unwrap().keyword, "StudyInstanceUID");
+        for (seq, items) in NESTED {
+            let e = lookup(seq).unwrap();
+            assert_eq!(e.vr, "SQ", "{seq}");
+            assert_eq!(item_keys(e.tag).len(), items.len());
+        }
+        for (date, time) in DATE_TIME_PAIRS {
+            assert_eq!(lookup(date).unwrap().vr, "DA");
+            assert_eq!(lookup(time).unwrap().vr, "TM");
+            assert_eq!(lookup(date).unwrap().level, lookup(time).unwrap().level);
+        }
     }
 }

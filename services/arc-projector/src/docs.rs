@@ -40,7 +40,7 @@ pub(crate) fn rebuild(txn: &WriteTransaction, index: &mut StudyIndex, touched: &
                 count(&mut attrs, "00201200", p.studies);
                 count(&mut attrs, "00201202", p.series);
                 count(&mut attrs, "00201204", p.instances);
-                index.upsert(EntityDoc { level: Level::Patient, uid: key.clone(), study_uid: None, series_uid: None, ord: p.ord, attrs })?;
+                index.upsert(EntityDoc { level: Level::Patient, uid: key.clone(), study_uid: None, series_uid: None, ord: p.ord, size: 0, attrs })?;
             }
             None => index.delete(Level::Patient, key)?,
         }
@@ -55,7 +55,7 @@ pub(crate) fn rebuild(txn: &WriteTransaction, index: &mut StudyIndex, touched: &
                 attrs.insert("00080062".into(), AttrValue::text("UI", s.sop_classes.iter().cloned().collect()));
                 count(&mut attrs, "00201206", s.series);
                 count(&mut attrs, "00201208", s.instances);
-                index.upsert(EntityDoc { level: Level::Study, uid: uid.clone(), study_uid: Some(uid.clone()), series_uid: None, ord: s.ord, attrs })?;
+                index.upsert(EntityDoc { level: Level::Study, uid: uid.clone(), study_uid: Some(uid.clone()), series_uid: None, ord: s.ord, size: s.size, attrs })?;
             }
             None => index.delete(Level::Study, uid)?,
         }
@@ -69,7 +69,7 @@ pub(crate) fn rebuild(txn: &WriteTransaction, index: &mut StudyIndex, touched: &
                 attrs.extend(se.attrs.clone());
                 online(&mut attrs);
                 count(&mut attrs, "00201209", se.instances);
-                index.upsert(EntityDoc { level: Level::Series, uid: uid.clone(), study_uid: Some(se.study_uid.clone()), series_uid: Some(uid.clone()), ord: se.ord, attrs })?;
+                index.upsert(EntityDoc { level: Level::Series, uid: uid.clone(), study_uid: Some(se.study_uid.clone()), series_uid: Some(uid.clone()), ord: se.ord, size: se.size, attrs })?;
             }
             None => index.delete(Level::Series, uid)?,
         }
@@ -84,7 +84,7 @@ pub(crate) fn rebuild(txn: &WriteTransaction, index: &mut StudyIndex, touched: &
                 attrs.extend(se.attrs);
                 attrs.extend(i.attrs.clone());
                 online(&mut attrs);
-                index.upsert(EntityDoc { level: Level::Instance, uid: uid.clone(), study_uid: Some(i.study_uid.clone()), series_uid: Some(i.series_uid.clone()), ord: i.ord, attrs })?;
+                index.upsert(EntityDoc { level: Level::Instance, uid: uid.clone(), study_uid: Some(i.study_uid.clone()), series_uid: Some(i.series_uid.clone()), ord: i.ord, size: i.size, attrs })?;
             }
             None => index.delete(Level::Instance, uid)?,
         }

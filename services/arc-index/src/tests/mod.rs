@@ -2,6 +2,7 @@
 //! five instances with realistic attributes, shared by the matching, return-key and
 //! lifecycle tests.
 
+mod forms;
 mod lifecycle;
 mod matching;
 mod returns;
@@ -184,6 +185,7 @@ pub(crate) fn docs() -> Vec<EntityDoc> {
         study_uid: study.map(str::to_string),
         series_uid: series.map(str::to_string),
         ord,
+        size: ord * 10,
         attrs: a,
     };
     use Level::*;

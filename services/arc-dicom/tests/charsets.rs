@@ -1,0 +1,103 @@
+//! Every file of pydicom's character set test folder (copied to the repository's
+//! `tests/fixtures/pydicom-charsets`): names and texts decoded to UTF-8 in the index
+//! attributes and in the DICOM JSON header, with the expected strings as pydicom 3.0.1 reads
+//! the same files (`str(ds.PatientName)`, `ds.OperatorsName`, …).
+
+use arc_dicom::{header_json, parse_instance};
+use serde_json::json;
+
+fn charset_file(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/pydicom-charsets")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Patient's Name of each file as pydicom decodes it.
+const NAMES: &[(&str, &str)] = &[
+    ("chrArab.dcm", "\u{642}\u{628}\u{627}\u{646}\u{64a}^\u{644}\u{646}\u{632}\u{627}\u{631}"),
+    ("chrFren.dcm", "Buc^J\u{e9}r\u{f4}me"),
+    ("chrFrenMulti.dcm", "Buc^J\u{e9}r\u{f4}me"),
+    ("chrGerm.dcm", "\u{c4}neas^R\u{fc}diger"),
+    ("chrGreek.dcm", "\u{394}\u{3b9}\u{3bf}\u{3bd}\u{3c5}\u{3c3}\u{3b9}\u{3bf}\u{3c2}"),
+    ("chrH31.dcm", "Yamada^Tarou=\u{5c71}\u{7530}^\u{592a}\u{90ce}=\u{3084}\u{307e}\u{3060}^\u{305f}\u{308d}\u{3046}"),
+    ("chrH32.dcm", "\u{ff94}\u{ff8f}\u{ff80}\u{ff9e}^\u{ff80}\u{ff9b}\u{ff73}=\u{5c71}\u{7530}^\u{592a}\u{90ce}=\u{3084}\u{307e}\u{3060}^\u{305f}\u{308d}\u{3046}"),
+    ("chrHbrw.dcm", "\u{5e9}\u{5e8}\u{5d5}\u{5df}^\u{5d3}\u{5d1}\u{5d5}\u{5e8}\u{5d4}"),
+    ("chrI2.dcm", "Hong^Gildong=\u{6d2a}^\u{5409}\u{6d1e}=\u{d64d}^\u{ae38}\u{b3d9}"),
+    ("chrJapMulti.dcm", "\u{3084}\u{307e}\u{3060}^\u{305f}\u{308d}\u{3046}"),
+    ("chrJapMultiExplicitIR6.dcm", "\u{3084}\u{307e}\u{3060}^\u{305f}\u{308d}\u{3046}"),
+    ("chrKoreanMulti.dcm", "\u{ae40}\u{d76c}\u{c911}"),
+    ("chrRuss.dcm", "\u{41b}\u{44e}\u{43a}ce\u{43c}\u{431}yp\u{433}"),
+    ("chrX1.dcm", "Wang^XiaoDong=\u{738b}^\u{5c0f}\u{6771}"),
+    ("chrX2.dcm", "Wang^XiaoDong=\u{738b}^\u{5c0f}\u{4e1c}"),
+];
+
+#[test]
+fn patient_names_of_every_character_set() {
+    for (file, want) in NAMES {
+        let p = parse_instance(&charset_file(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(p.attrs["00100010"].values, [*want], "{file}");
+        // the JSON header splits the groups (PS3.18 F.2.2)
+        let groups: Vec<&str> = want.split('=').collect();
+        let pn = &p.header_json["00100010"]["Value"][0];
+        assert_eq!(pn["Alphabetic"], groups[0], "{file}");
+        for (i, group) in ["Ideographic", "Phonetic"].iter().enumerate() {
+            if let Some(g) = groups.get(i + 1) {
+                assert_eq!(pn[*group], *g, "{file}");
+            }
+        }
+    }
+}
+
+#[test]
+fn other_text_attributes_use_the_same_sets() {
+    let korean = parse_instance(&charset_file("chrKoreanMulti.dcm")).unwrap();
+    let kim = "\u{ae40}\u{d76c}\u{c911}";
+    assert_eq!(
+        korean.header_json["00081070"]["Value"][0]["Alphabetic"],
+        kim
+    );
+    assert_eq!(korean.header_json["001021B0"]["Value"], json!([kim]));
+    assert_eq!(
+        korean.header_json["00101001"]["Value"],
+        json!([{"Alphabetic": kim}, {"Alphabetic": kim}])
+    );
+    assert_eq!(korean.header_json["00081030"]["Value"], json!(["Chest"]));
+    let japanese = parse_instance(&charset_file("chrJapMulti.dcm")).unwrap();
+    assert_eq!(
+        japanese.header_json["001021B0"]["Value"],
+        json!(["\u{305f}\u{308d}\u{3046}"])
+    );
+    assert_eq!(japanese.header_json["00081010"]["Value"], json!(["CR250"]));
+}
+
+#[test]
+fn sequence_items_use_their_own_or_their_parents_sets() {
+    let want = json!([{
+        "Alphabetic": "\u{ff94}\u{ff8f}\u{ff80}\u{ff9e}^\u{ff80}\u{ff9b}\u{ff73}",
+        "Ideographic": "\u{5c71}\u{7530}^\u{592a}\u{90ce}",
+        "Phonetic": "\u{3084}\u{307e}\u{3060}^\u{305f}\u{308d}\u{3046}"
+    }]);
+    // chrSQEncoding: ISO_IR 192 data set, item with ISO 2022 IR 13 / IR 87 of its own;
+    // chrSQEncoding1: the ISO 2022 sets in the data set only, inherited by the item.
+    for file in ["chrSQEncoding.dcm", "chrSQEncoding1.dcm"] {
+        let j = header_json(&charset_file(file)).unwrap();
+        let item = &j["00321064"]["Value"][0];
+        assert_eq!(item["00100010"]["Value"], want, "{file}");
+        assert_eq!(item["00080100"]["Value"], json!(["CodeValue"]), "{file}");
+        assert_eq!(
+            j["00321032"]["Value"][0]["Alphabetic"], "Doctor^Who^^MD",
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn raw_conversion_keeps_the_stored_text_bytes() {
+    // Implicit VR re-encoding must not pass the text through a codec: the ISO 2022 bytes of
+    // the name come out exactly as stored.
+    let bytes = charset_file("chrH31.dcm");
+    let converted = arc_dicom::to_explicit_vr_le(&bytes).unwrap();
+    let needle = b"Yamada^Tarou=\x1b$B;3ED\x1b(B";
+    assert!(converted.windows(needle.len()).any(|w| w == needle));
+}

@@ -1,0 +1,255 @@
+//! QIDO-RS answer formats (PS3.18 8.7.3.4, 10.6.3): negotiation from the Accept header or the
+//! `accept` query parameter, and the bodies: DICOM JSON (the default), `multipart/related;
+//! type="application/dicom+xml"` with one Native DICOM Model document per match (PS3.19),
+//! and `text/csv` as dcm4chee-arc-light writes it (a header row of keywords, every field
+//! quoted, `delimiter=semicolon` for `;`, sequences left out, values joined with `\`).
+
+use crate::ApiError;
+use arc_dicom::{parse_content_type, MultipartWriter};
+use arc_model::{AttrValue, IndexAttrs};
+use axum::http::HeaderMap;
+use std::collections::BTreeSet;
+
+/// The media types QIDO-RS answers with, for 406 messages.
+const OFFERED: &str = "application/dicom+json, application/json, multipart/related; type=\"application/dicom+xml\", text/csv";
+
+/// The negotiated answer format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// `application/dicom+json` (also for `application/json`).
+    Json,
+    /// `multipart/related; type="application/dicom+xml"`.
+    Xml,
+    /// `text/csv` with this field delimiter.
+    Csv(char),
+}
+
+/// Splits an Accept value at the commas between media ranges (not those inside quotes).
+fn split_ranges(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut cur, mut quoted) = (String::new(), false);
+    for c in value.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c)
+            }
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The format of the most preferred acceptable range of the `accept` query parameter, which
+/// replaces the Accept header when present (PS3.18 8.3.3.1), else of the Accept header;
+/// JSON when neither says anything.
+pub(crate) fn negotiate(
+    headers: &HeaderMap,
+    accept_param: Option<&str>,
+) -> Result<Format, ApiError> {
+    let ranges: Vec<String> = match accept_param {
+        Some(param) => split_ranges(param),
+        None => headers
+            .get_all("accept")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(split_ranges)
+            .collect(),
+    };
+    if ranges.is_empty() {
+        return Ok(Format::Json);
+    }
+    let mut best: Option<(f32, Format)> = None;
+    for range in &ranges {
+        let Ok(mt) = parse_content_type(range) else {
+            continue;
+        };
+        let q = mt
+            .param("q")
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        let format = match mt.essence().as_str() {
+            "application/dicom+json" | "application/json" | "application/*" | "*/*" => Format::Json,
+            "text/csv" | "text/*" => {
+                let semicolon = mt
+                    .param("delimiter")
+                    .is_some_and(|d| d.eq_ignore_ascii_case("semicolon"));
+                Format::Csv(if semicolon { ';' } else { ',' })
+            }
+            "multipart/related" => match mt.param("type").map(str::to_ascii_lowercase).as_deref() {
+                None | Some("application/dicom+xml") => Format::Xml,
+                _ => continue,
+            },
+            "multipart/*" | "application/dicom+xml" => Format::Xml,
+            _ => continue,
+        };
+        if best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, format));
+        }
+    }
+    best.map(|(_, f)| f).ok_or_else(|| {
+        ApiError::NotAcceptable(format!(
+            "cannot answer with any of [{}]; offered: {OFFERED}",
+            ranges.join(", ")
+        ))
+    })
+}
+
+/// A rendered answer: its Content-Type and body.
+pub(crate) struct Body {
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
+}
+
+/// Renders the selected attributes of each match.
+pub(crate) fn render(format: Format, results: &[IndexAttrs], csv_columns: &[String]) -> Body {
+    match format {
+        Format::Json => Body {
+            content_type: "application/dicom+json".into(),
+            bytes: serde_json::Value::Array(results.iter().map(arc_dicom::attrs_to_json).collect())
+                .to_string()
+                .into(),
+        },
+        Format::Xml => {
+            let mut writer = MultipartWriter::new("application/dicom+xml");
+            for attrs in results {
+                writer.part("application/dicom+xml", &[], arc_dicom::attrs_to_xml(attrs));
+            }
+            Body {
+                content_type: writer.content_type(),
+                bytes: writer.finish(),
+            }
+        }
+        Format::Csv(delimiter) => Body {
+            content_type: "text/csv; charset=utf-8".into(),
+            bytes: csv(results, csv_columns, delimiter).into(),
+        },
+    }
+}
+
+/// The CSV columns: the tags asked for and those the results carry, sequences left out.
+pub(crate) fn csv_columns(wanted: &[&str], results: &[IndexAttrs]) -> Vec<String> {
+    let is_sequence = |tag: &str| arc_model::dictionary::lookup(tag).is_some_and(|e| e.vr == "SQ");
+    let mut tags: BTreeSet<String> = wanted
+        .iter()
+        .filter(|t| !is_sequence(t))
+        .map(|t| t.to_string())
+        .collect();
+    for attrs in results {
+        tags.extend(
+            attrs
+                .iter()
+                .filter(|(_, v)| v.vr != "SQ")
+                .map(|(t, _)| t.clone()),
+        );
+    }
+    tags.into_iter().collect()
+}
+
+fn quote(text: &str, out: &mut String) {
+    out.push('"');
+    out.push_str(&text.replace('"', "\"\""));
+    out.push('"');
+}
+
+fn csv(results: &[IndexAttrs], columns: &[String], delimiter: char) -> String {
+    let mut out = String::new();
+    for (i, tag) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push(delimiter);
+        }
+        let keyword = arc_dicom::keyword_of(tag)
+            .or_else(|| arc_model::dictionary::lookup(tag).map(|e| e.keyword))
+            .unwrap_or(tag);
+        quote(keyword, &mut out);
+    }
+    out.push_str("\r\n");
+    for attrs in results {
+        for (i, tag) in columns.iter().enumerate() {
+            if i > 0 {
+                out.push(delimiter);
+            }
+            let text = attrs
+                .get(tag)
+                .map(|a: &AttrValue| a.values.join("\\"))
+                .unwrap_or_default();
+            quote(&text, &mut out);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert("accept", v.parse().unwrap());
+        m
+    }
+
+    #[test]
+    fn negotiation() {
+        assert_eq!(negotiate(&HeaderMap::new(), None).unwrap(), Format::Json);
+        assert_eq!(
+            negotiate(&h("application/dicom+json"), None).unwrap(),
+            Format::Json
+        );
+        assert_eq!(negotiate(&h("text/csv"), None).unwrap(), Format::Csv(','));
+        assert_eq!(
+            negotiate(&h("text/csv; delimiter=semicolon"), None).unwrap(),
+            Format::Csv(';')
+        );
+        assert_eq!(
+            negotiate(
+                &h("multipart/related; type=\"application/dicom+xml\""),
+                None
+            )
+            .unwrap(),
+            Format::Xml
+        );
+        assert_eq!(
+            negotiate(&h("text/csv;q=0.5, application/json"), None).unwrap(),
+            Format::Json
+        );
+        assert_eq!(
+            negotiate(&h("application/json"), Some("text/csv")).unwrap(),
+            Format::Csv(',')
+        );
+        let e = negotiate(&h("image/png"), None).unwrap_err().to_string();
+        assert!(
+            e.contains("text/csv") && e.contains("application/dicom+xml"),
+            "{e}"
+        );
+        assert!(negotiate(&h("multipart/related; type=\"application/dicom\""), None).is_err());
+    }
+
+    #[test]
+    fn csv_quotes_every_field() {
+        let mut a = IndexAttrs::new();
+        a.insert(
+            "00100010".into(),
+            AttrValue::text("PN", vec!["Doe^\"J\"".into()]),
+        );
+        a.insert(
+            "00080061".into(),
+            AttrValue::text("CS", vec!["CT".into(), "SR".into()]),
+        );
+        let cols = csv_columns(&["00100020"], std::slice::from_ref(&a));
+        assert_eq!(cols, ["00080061", "00100010", "00100020"]);
+        assert_eq!(
+            csv(&[a], &cols, ';'),
+            "\"ModalitiesInStudy\";\"PatientName\";\"PatientID\"\r\n\"CT\\SR\";\"Doe^\"\"J\"\"\";\"\"\r\n"
+        );
+    }
+}
