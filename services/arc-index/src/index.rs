@@ -5,7 +5,7 @@
 use arc_model::{IndexAttrs, Level};
 use std::path::Path;
 use std::sync::Arc;
-use tantivy::directory::MmapDirectory;
+use crate::synced_dir::SyncedDirectory;
 use tantivy::indexer::IndexWriterOptions;
 use tantivy::{Index, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -63,7 +63,7 @@ impl StudyIndex {
     pub fn open(dir: &Path) -> Result<StudyIndex> {
         std::fs::create_dir_all(dir)?;
         let schema = build_schema();
-        let directory = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+        let directory = SyncedDirectory::open(dir)?;
         let index = if Index::exists(&directory).map_err(tantivy::TantivyError::from)? {
             let index = Index::open(directory)?;
             if index.schema() != schema {

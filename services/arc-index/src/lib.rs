@@ -17,6 +17,7 @@ mod query;
 mod returns;
 mod schema;
 mod search;
+mod synced_dir;
 mod translate;
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use arc_model::EventEnvelope;
 use redb::ReadableTable;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Errors of the projection.
@@ -67,7 +67,22 @@ pub struct Projector {
     reader: StudyReader,
     applied: Arc<watch::Sender<u64>>,
     dir: PathBuf,
+    /// When the state store last made a commit durable (see [`DURABLE_EVERY`]), and
+    /// whether non-durable commits came after it.
+    durability: Arc<Mutex<DurableClock>>,
 }
+
+#[derive(Debug)]
+struct DurableClock {
+    last: Instant,
+    behind: bool,
+}
+
+/// Longest time between durable commits of the state store. Commits in between are visible
+/// at once but not synced: the projection is derived, so after a machine crash it resumes
+/// from its last durable position and re-applies at most this much of the log, while each
+/// batch saves a disk flush (redb `Durability::None`). The index keeps its own position.
+const DURABLE_EVERY: Duration = Duration::from_secs(1);
 
 impl Projector {
     /// Opens (or creates) the projection in `dir` (`state.redb` and `index/`).
@@ -91,7 +106,14 @@ impl Projector {
         let applied = state.position()?.min(index.committed_position().unwrap_or(0));
         let (tx, _) = watch::channel(applied);
         let reader = index.reader();
-        Ok(Projector { db, writer: Arc::new(Mutex::new(index)), reader, applied: Arc::new(tx), dir: dir.to_path_buf() })
+        Ok(Projector {
+            db,
+            writer: Arc::new(Mutex::new(index)),
+            reader,
+            applied: Arc::new(tx),
+            dir: dir.to_path_buf(),
+            durability: Arc::new(Mutex::new(DurableClock { last: Instant::now(), behind: false })),
+        })
     }
 
     /// Reads the state store.
@@ -133,7 +155,11 @@ impl Projector {
     /// Returns the next sequence to apply.
     pub fn apply_batch(&self, records: &[Record]) -> Result<u64> {
         let Some(last) = records.last() else { return Ok(self.applied()) };
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        let durable = self.durability.lock().expect("durability clock").last.elapsed() >= DURABLE_EVERY;
+        if !durable {
+            txn.set_durability(redb::Durability::None).map_err(|e| ProjectorError::State(e.to_string()))?;
+        }
         let state_next = txn.open_table(state::META)?.get(state::NEXT)?.map(|v| v.value()).unwrap_or(0);
         // One batch at a time: the writer lock also orders concurrent callers.
         let mut index = self.writer.lock().expect("index writer lock");
@@ -161,9 +187,27 @@ impl Projector {
         docs::rebuild(&txn, &mut index, &touched)?;
         index.commit(next)?;
         txn.commit()?;
+        let mut clock = self.durability.lock().expect("durability clock");
+        if durable {
+            *clock = DurableClock { last: Instant::now(), behind: false };
+        } else {
+            clock.behind = true;
+        }
+        drop(clock);
         self.reader.reload()?;
         self.applied.send_replace(next);
         Ok(next)
+    }
+
+    /// Makes every commit so far durable (an empty commit with full durability persists the
+    /// non-durable ones before it). Called when the log goes quiet and at the end of a catch-up.
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut clock = self.durability.lock().expect("durability clock");
+        if clock.behind {
+            self.db.begin_write()?.commit()?;
+        }
+        *clock = DurableClock { last: Instant::now(), behind: false };
+        Ok(())
     }
 
     /// Follows the log for ever: reads what arrived, applies it, publishes the position.
@@ -180,6 +224,11 @@ impl Projector {
                 }
             };
             if records.is_empty() {
+                // Quiet log: make what was applied durable, off the async workers.
+                let this = self.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || this.checkpoint()).await {
+                    tracing::warn!(error = %e, "projection checkpoint failed");
+                }
                 continue;
             }
             let this = self.clone();
@@ -210,6 +259,10 @@ impl Projector {
                 .map_err(|e| ProjectorError::State(format!("projection task failed: {e}")))??;
             progress(next, end);
         }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.checkpoint())
+            .await
+            .map_err(|e| ProjectorError::State(format!("projection task failed: {e}")))??;
         Ok(next)
     }
 }
