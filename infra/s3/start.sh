@@ -5,9 +5,10 @@
 #
 # RUN_DIR gets: data/ (the server's folder; one sub-folder per bucket), s3s-fs.log, pid,
 # endpoint, and env: a shell file to source, exporting ARCSTREAM_TEST_S3_ENDPOINT,
-# ARCSTREAM_TEST_S3_BUCKET, ARCSTREAM_TEST_S3_ACCESS_KEY, ARCSTREAM_TEST_S3_SECRET_KEY and
-# ARCSTREAM_TEST_S3_REGION. Waits until a signed HEAD of the bucket answers 200, so the
-# bucket, the credentials and the server are all proven before it returns. Prints RUN_DIR.
+# ARCSTREAM_TEST_S3_BUCKET, ARCSTREAM_TEST_S3_ACCESS_KEY, ARCSTREAM_TEST_S3_SECRET_KEY,
+# ARCSTREAM_TEST_S3_REGION and ARCSTREAM_TEST_S3_DATA (the data folder). Waits until a
+# signed HEAD of the bucket answers 200, so the bucket, the credentials and the server are
+# all proven before it returns. Prints RUN_DIR.
 # Stop it with infra/s3/stop.sh RUN_DIR.
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -70,5 +71,6 @@ export ARCSTREAM_TEST_S3_BUCKET='$BUCKET'
 export ARCSTREAM_TEST_S3_ACCESS_KEY='$ACCESS_KEY'
 export ARCSTREAM_TEST_S3_SECRET_KEY='$SECRET_KEY'
 export ARCSTREAM_TEST_S3_REGION='$REGION'
+export ARCSTREAM_TEST_S3_DATA='$RUN/data'
 ENV
 echo "$RUN"

@@ -42,6 +42,11 @@ where
             format!("cannot connect (is the server running at that address?): {}", chain(err))
         }
         SdkError::TimeoutError(_) => format!("no answer in time: {}", chain(err)),
+        // Failing to find credentials happens before anything is sent.
+        SdkError::DispatchFailure(_) if chain(err).contains("no credentials") => format!(
+            "no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE): {}",
+            chain(err)
+        ),
         _ => match status(err) {
             Some(s) => {
                 let code = code(err).unwrap_or("");
