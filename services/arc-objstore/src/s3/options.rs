@@ -122,7 +122,8 @@ impl S3Options {
         let mut uri = format!("s3://{}", self.bucket);
         if !self.prefix.is_empty() {
             uri.push('/');
-            uri.push_str(&self.prefix);
+            // What `from_uri_rest` decodes or splits on, escaped so the URI opens the same store.
+            uri.push_str(&self.prefix.replace('%', "%25").replace('?', "%3F").replace('#', "%23"));
         }
         let mut query = form_urlencoded::Serializer::new(String::new());
         if let Some(e) = &self.endpoint {
@@ -192,6 +193,8 @@ mod tests {
         assert_eq!((plain.prefix.as_str(), plain.endpoint.clone(), plain.path_style), ("", None, None));
         assert_eq!(plain.uri(), "s3://my-bucket");
         assert_eq!(S3Options::from_uri_rest("b12/x%20y").unwrap().prefix, "x y");
+        let odd = S3Options::new("b12", "a?b/50%").unwrap();
+        assert_eq!(S3Options::from_uri_rest(odd.uri().strip_prefix("s3://").unwrap()).unwrap().prefix, "a?b/50%");
     }
 
     #[test]

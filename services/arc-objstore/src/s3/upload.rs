@@ -150,7 +150,7 @@ impl S3Store {
             .ok_or_else(|| StoreError::Unavailable(format!("multipart upload of {key:?}: the server gave no upload id")))?
             .to_string();
         let outcome = self.upload_parts(key, path, size, part, &upload_id, if_none_match).await;
-        if outcome.as_ref().map_or(true, |put| *put != Put::Written) {
+        if !matches!(outcome, Ok(Put::Written)) {
             // Parts of an unfinished upload are stored (and billed) until aborted.
             let abort = self.client().abort_multipart_upload().bucket(self.bucket()).key(&object).upload_id(&upload_id);
             if let Err(e) = abort.send().await {
