@@ -1,13 +1,17 @@
 //! arc-objstore owns the object store: the [`ObjectStore`] trait, the folder store (the
-//! embedded default), the memory store, and one conformance suite that every backend passes.
+//! embedded default), the memory store, the S3 store (cargo feature `s3`), and one
+//! conformance suite that every backend passes.
 //!
 //! Keys are relative, `/`-separated paths (`blobs/sha256/ab/abcd….dcm`); [`validate_key`]
-//! refuses any key that could leave the store's root. [`open_uri`] picks the backend by
-//! URI scheme; [`put_content_addressed`] writes immutable blobs under their SHA-256.
+//! refuses any key that could leave the store's root. [`open`] (async, every scheme) and
+//! [`open_uri`] (local schemes) pick the backend by URI scheme; [`put_content_addressed`]
+//! writes immutable blobs under their SHA-256.
 
 mod content;
 mod folder;
 mod memory;
+#[cfg(feature = "s3")]
+mod s3;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 mod uri;
@@ -18,7 +22,9 @@ mod crash_tests;
 pub use content::{put_content_addressed, sha256_hex};
 pub use folder::{FolderStore, TEMP_PREFIX};
 pub use memory::MemoryStore;
-pub use uri::open_uri;
+#[cfg(feature = "s3")]
+pub use s3::{S3Options, S3Store, StaticCredentials, DEFAULT_PART_SIZE, MIN_PART_SIZE};
+pub use uri::{open, open_uri};
 
 use async_trait::async_trait;
 use bytes::Bytes;

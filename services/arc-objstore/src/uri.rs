@@ -4,8 +4,36 @@ use crate::{FolderStore, MemoryStore, ObjectStore, Result, StoreError};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Opens the store a URI names: `file:///path` or a plain path (a folder store),
-/// `memory://` or `mem://` (a new, empty memory store per call), `s3://…` (not built yet).
+/// Opens the store a URI names: everything [`open_uri`] opens, and
+/// `s3://bucket[/prefix][?endpoint=…&path_style=…&region=…]` (an S3 store, when built with
+/// the `s3` feature), whose opening talks to the server: it checks the bucket at open.
+pub async fn open(uri: &str) -> Result<Arc<dyn ObjectStore>> {
+    match uri.split_once("://") {
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("s3") => open_s3(uri).await,
+        _ => open_uri(uri),
+    }
+}
+
+#[cfg(feature = "s3")]
+async fn open_s3(uri: &str) -> Result<Arc<dyn ObjectStore>> {
+    Ok(Arc::new(crate::S3Store::open_uri(uri).await?))
+}
+
+#[cfg(not(feature = "s3"))]
+async fn open_s3(uri: &str) -> Result<Arc<dyn ObjectStore>> {
+    Err(s3_not_built(uri))
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3_not_built(uri: &str) -> StoreError {
+    StoreError::Unsupported(format!(
+        "{uri}: s3:// needs the `s3` feature (this build of arc-objstore was made without it)"
+    ))
+}
+
+/// Opens a store of a local scheme: `file:///path` or a plain path (a folder store),
+/// `memory://` or `mem://` (a new, empty memory store per call). `s3://` stores open with
+/// [`open`], since opening one talks to the server.
 pub fn open_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
     let Some((scheme, rest)) = uri.split_once("://") else {
         if uri.is_empty() {
@@ -20,9 +48,12 @@ pub fn open_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
         "file" => Ok(Arc::new(FolderStore::open(Path::new(&file_uri_path(
             uri, rest,
         )?))?)),
-        "s3" => Err(StoreError::Unsupported(
-            "s3:// needs the `s3` feature (not built yet)".into(),
-        )),
+        #[cfg(feature = "s3")]
+        "s3" => Err(StoreError::Unsupported(format!(
+            "{uri}: s3:// stores open asynchronously, with arc_objstore::open"
+        ))),
+        #[cfg(not(feature = "s3"))]
+        "s3" => Err(s3_not_built(uri)),
         _ => Err(StoreError::Unsupported(format!(
             "{uri} (known schemes: file://, mem://, memory://, s3://)"
         ))),
@@ -41,7 +72,7 @@ fn file_uri_path(uri: &str, rest: &str) -> Result<String> {
         .ok_or_else(|| StoreError::Unsupported(format!("{uri} (bad percent-encoding)")))
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -84,10 +115,32 @@ mod tests {
         assert_eq!(open_uri("mem://").unwrap().uri(), "memory://");
     }
 
-    #[test]
-    fn unknown_or_unbuilt_schemes_say_why() {
+    #[cfg(not(feature = "s3"))]
+    #[tokio::test]
+    async fn s3_without_the_feature_names_it() {
+        let err = open("s3://bucket/prefix").await.unwrap_err();
+        assert!(err.to_string().contains("needs the `s3` feature"), "{err}");
         let err = open_uri("s3://bucket/prefix").unwrap_err();
         assert!(err.to_string().contains("needs the `s3` feature"), "{err}");
+    }
+
+    #[cfg(feature = "s3")]
+    #[tokio::test]
+    async fn s3_uris_are_parsed_before_anything_is_sent() {
+        // A bad URI fails at once, without a server.
+        let err = open("s3://Bad_Bucket/x").await.unwrap_err();
+        assert!(err.to_string().contains("bucket name"), "{err}");
+        let err = open_uri("s3://bucket/prefix").unwrap_err();
+        assert!(err.to_string().contains("arc_objstore::open"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn open_takes_local_schemes_too() {
+        assert_eq!(open("mem://").await.unwrap().uri(), "memory://");
+    }
+
+    #[test]
+    fn unknown_or_unbuilt_schemes_say_why() {
         for bad in ["gs://b", "", "file://host/x", "file://rel", "file:///a%zz"] {
             assert!(
                 matches!(open_uri(bad), Err(StoreError::Unsupported(_))),

@@ -46,7 +46,8 @@ pub(crate) struct NodeArgs {
     /// Event log URI (file://…, memory://) [default: file://DATA_DIR/log].
     #[arg(long)]
     log: Option<String>,
-    /// Object store URI (file://…, memory://) [default: file://DATA_DIR/objects].
+    /// Object store URI (file://…, memory://, s3://bucket/prefix?endpoint=…&path_style=…&region=…)
+    /// [default: file://DATA_DIR/objects].
     #[arg(long)]
     store: Option<String>,
     /// What to do with a different object under a SOP Instance UID already held: never|always.
