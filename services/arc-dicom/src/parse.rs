@@ -61,6 +61,56 @@ pub fn parse_instance(bytes: &[u8]) -> Result<ParsedInstance, DicomError> {
     })
 }
 
+/// The most bytes read for the header of a large object, Pixel Data excluded.
+pub const MAX_HEADER_BYTES: u64 = 64 << 20;
+
+/// Parses only the header of a large Part 10 object read from `reader` (`len` bytes in
+/// all): every attribute before the top-level Pixel Data, which is never read, so a
+/// 2 GB object costs its header's memory. Pixel Data is listed in the JSON header as bulk
+/// data when the object goes on past the header. Unlike [`parse_instance`], the rest of
+/// the object is not checked for truncation, and a data set whose VR encoding contradicts
+/// its declared transfer syntax is not tolerated.
+pub fn parse_instance_header<R: std::io::Read>(reader: R, len: u64) -> Result<ParsedInstance, DicomError> {
+    let (meta, file, consumed) = crate::read::open_header(reader, MAX_HEADER_BYTES)?;
+    let obj: &InMemDicomObject = &file;
+    let charset = charset_of(obj);
+    let attrs = extract(obj, INDEXED, &charset);
+    let required = |tag: &str, keyword: &'static str| {
+        attrs
+            .get(tag)
+            .and_then(|a| a.first())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or(DicomError::MissingAttribute(keyword))
+    };
+    let mut header_json = dataset_to_json(obj);
+    if consumed < len {
+        // read_until stopped at Pixel Data (7FE0,0010): it follows, as bulk data
+        let vr = if crate::ts::is_encapsulated(&meta.transfer_syntax)
+            || attrs.get("00280100").and_then(|a| a.first()).is_some_and(|b| b == "8")
+        {
+            "OB"
+        } else {
+            "OW"
+        };
+        if let Some(map) = header_json.as_object_mut() {
+            map.insert(
+                "7FE00010".into(),
+                serde_json::json!({"vr": vr, "BulkDataURI": format!("{}7FE00010", crate::json::BULKDATA_PREFIX)}),
+            );
+        }
+    }
+    Ok(ParsedInstance {
+        study_uid: required("0020000D", "StudyInstanceUID")?,
+        series_uid: required("0020000E", "SeriesInstanceUID")?,
+        sop_instance_uid: required("00080018", "SOPInstanceUID")?,
+        sop_class_uid: required("00080016", "SOPClassUID")?,
+        transfer_syntax: meta.transfer_syntax,
+        attrs,
+        header_json,
+    })
+}
+
 /// DICOM JSON (PS3.18 F.2) of any readable Part 10 object, without requiring the UIDs
 /// `parse_instance` insists on; bulk data as relative `bulkdata/…` URIs.
 pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, DicomError> {
@@ -70,7 +120,7 @@ pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, DicomError> {
 
 /// The character set in force for the data set (PS3.5 6.1.2.5.3: the first value
 /// for the text of single-byte/no-extension sets); the default repertoire if unknown.
-fn charset_of(obj: &InMemDicomObject) -> SpecificCharacterSet {
+pub(crate) fn charset_of(obj: &InMemDicomObject) -> SpecificCharacterSet {
     obj.get(Tag(0x0008, 0x0005))
         .and_then(|e| e.value().primitive())
         .and_then(|p| text_values(VR::CS, p).into_iter().next())
