@@ -3,6 +3,7 @@
 //! conversion and multipart/related bodies (PS3.18 8.6.1.2). No async, no I/O.
 
 mod bulk;
+mod coerce;
 mod error;
 mod json;
 mod media_type;
@@ -12,12 +13,15 @@ mod parse;
 mod read;
 pub mod ts;
 mod values;
+mod xml;
 
-pub use bulk::bulk_value;
+pub use bulk::{bitstream_media_type, bulk_value, bulk_value_any, bulk_values, BulkValue};
+pub use coerce::{apply_overrides, coercion_attr, merge_json, tag_of};
 pub use error::DicomError;
 pub use json::{attrs_to_json, BULKDATA_PREFIX, BULK_THRESHOLD};
 pub use media_type::{parse_content_type, MediaType};
 pub use multipart::{new_boundary, split_multipart, MultipartWriter, Part};
 pub use multipart_stream::{MultipartEvent, MultipartParser};
 pub use parse::{header_json, parse_instance, parse_instance_header, ParsedInstance, MAX_HEADER_BYTES};
+pub use xml::json_to_native_xml;
 pub use ts::{is_encapsulated, to_explicit_vr_le};
