@@ -2,10 +2,12 @@
 //! attribute extraction, DICOM JSON (PS3.18 Annex F), bulk data access, transfer syntax
 //! conversion and multipart/related bodies (PS3.18 8.6.1.2). No async, no I/O.
 
+mod build;
 mod bulk;
 mod coerce;
 mod error;
 mod json;
+mod media;
 mod media_type;
 mod multipart;
 mod multipart_stream;
@@ -15,6 +17,8 @@ pub mod ts;
 mod values;
 mod xml;
 
+pub use build::{build_instance, BuildError, BulkPart, Supplements, IMPLEMENTATION_CLASS_UID};
+pub use media::{jpeg_info, mp4_info, png_decode, PixelModule};
 pub use bulk::{bitstream_media_type, bulk_value, bulk_value_any, bulk_values, BulkValue};
 pub use coerce::{apply_overrides, coercion_attr, merge_json, tag_of};
 pub use error::DicomError;
