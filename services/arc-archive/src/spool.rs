@@ -38,12 +38,20 @@ impl SpooledPart {
     /// A part made in memory (e.g. an object built from JSON metadata).
     pub fn from_bytes(headers: Vec<(String, String)>, data: Bytes) -> Self {
         let sha256 = hex::encode(Sha256::digest(&data));
-        SpooledPart { headers, size: data.len() as u64, content: PartContent::Memory(data), sha256 }
+        SpooledPart {
+            headers,
+            size: data.len() as u64,
+            content: PartContent::Memory(data),
+            sha256,
+        }
     }
 
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The whole content in memory (reads a spooled file: only for parts known to be small).
@@ -99,16 +107,28 @@ pub fn spool_body(
         while let Some(event) = parser.next_event()? {
             match event {
                 MultipartEvent::PartStart(headers) => {
-                    current = Some(Current { headers, hasher: Sha256::new(), size: 0, memory: BytesMut::new(), file: None });
+                    current = Some(Current {
+                        headers,
+                        hasher: Sha256::new(),
+                        size: 0,
+                        memory: BytesMut::new(),
+                        file: None,
+                    });
                 }
                 MultipartEvent::Data(data) => {
-                    let Some(cur) = current.as_mut() else { continue };
+                    let Some(cur) = current.as_mut() else {
+                        continue;
+                    };
                     cur.hasher.update(&data);
                     cur.size += data.len() as u64;
                     let over_budget = memory_budget.is_some_and(|b| in_memory + cur.size > b);
-                    if cur.file.is_none() && (cur.size as usize > MEMORY_PART_LIMIT || over_budget) {
+                    if cur.file.is_none() && (cur.size as usize > MEMORY_PART_LIMIT || over_budget)
+                    {
                         std::fs::create_dir_all(dir).map_err(io)?;
-                        let tmp = tempfile::Builder::new().prefix("part-").tempfile_in(dir).map_err(io)?;
+                        let tmp = tempfile::Builder::new()
+                            .prefix("part-")
+                            .tempfile_in(dir)
+                            .map_err(io)?;
                         let (file, path) = tmp.into_parts();
                         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
                         w.write_all(&cur.memory).map_err(io)?;
@@ -132,7 +152,12 @@ pub fn spool_body(
                             PartContent::Memory(cur.memory.freeze())
                         }
                     };
-                    let part = SpooledPart { headers: cur.headers, content, sha256: hex::encode(cur.hasher.finalize()), size: cur.size };
+                    let part = SpooledPart {
+                        headers: cur.headers,
+                        content,
+                        sha256: hex::encode(cur.hasher.finalize()),
+                        size: cur.size,
+                    };
                     if parts.blocking_send(part).is_err() {
                         return Ok(()); // the consumer stopped; its error is the answer
                     }
@@ -165,7 +190,10 @@ pub fn clean_spool_dir(dir: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    async fn run(body: Vec<u8>, budget: Option<u64>) -> (Result<(), SpoolError>, Vec<SpooledPart>, tempfile::TempDir) {
+    async fn run(
+        body: Vec<u8>,
+        budget: Option<u64>,
+    ) -> (Result<(), SpoolError>, Vec<SpooledPart>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let (ctx, crx) = tokio::sync::mpsc::channel(4);
         let (ptx, mut prx) = tokio::sync::mpsc::channel(1);
@@ -191,8 +219,11 @@ mod tests {
 
     #[tokio::test]
     async fn small_parts_stay_in_memory_large_ones_go_to_files() {
-        let big: Vec<u8> = (0..MEMORY_PART_LIMIT + 5).map(|i| (i % 251) as u8).collect();
-        let mut body = b"--b\r\nContent-Type: application/dicom\r\n\r\nsmall\r\n--b\r\n\r\n".to_vec();
+        let big: Vec<u8> = (0..MEMORY_PART_LIMIT + 5)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut body =
+            b"--b\r\nContent-Type: application/dicom\r\n\r\nsmall\r\n--b\r\n\r\n".to_vec();
         body.extend_from_slice(&big);
         body.extend_from_slice(b"\r\n--b--\r\n");
         let (r, parts, dir) = run(body, None).await;
@@ -201,7 +232,9 @@ mod tests {
         assert!(matches!(&parts[0].content, PartContent::Memory(b) if &b[..] == b"small"));
         assert_eq!(parts[0].header("content-type"), Some("application/dicom"));
         assert_eq!(parts[0].sha256, hex::encode(Sha256::digest(b"small")));
-        let PartContent::File(path) = &parts[1].content else { panic!("a large part goes to a file") };
+        let PartContent::File(path) = &parts[1].content else {
+            panic!("a large part goes to a file")
+        };
         assert!(path.starts_with(dir.path()));
         assert_eq!(std::fs::read(path).unwrap(), big);
         assert_eq!(parts[1].sha256, hex::encode(Sha256::digest(&big)));

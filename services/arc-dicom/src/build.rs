@@ -66,12 +66,18 @@ fn unbase64(s: &str) -> Option<Vec<u8>> {
         b'/' => Some(63),
         _ => None,
     };
-    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
+    let clean: Vec<u8> = s
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
     let mut out = Vec::with_capacity(clean.len() * 3 / 4);
     for chunk in clean.chunks(4) {
         let v: Option<Vec<u8>> = chunk.iter().map(|&c| val(c)).collect();
         let v = v?;
-        let n = v.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (18 - 6 * i)));
+        let n = v
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (18 - 6 * i)));
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
     }
@@ -81,10 +87,30 @@ fn unbase64(s: &str) -> Option<Vec<u8>> {
 /// Binary bytes as the value of a binary VR (little endian).
 fn binary(vr: VR, bytes: Vec<u8>) -> PrimitiveValue {
     match vr {
-        VR::OW => PrimitiveValue::U16(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
-        VR::OF => PrimitiveValue::F32(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect()),
-        VR::OD => PrimitiveValue::F64(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8"))).collect()),
-        VR::OL => PrimitiveValue::U32(bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect()),
+        VR::OW => PrimitiveValue::U16(
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect(),
+        ),
+        VR::OF => PrimitiveValue::F32(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+                .collect(),
+        ),
+        VR::OD => PrimitiveValue::F64(
+            bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+                .collect(),
+        ),
+        VR::OL => PrimitiveValue::U32(
+            bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+                .collect(),
+        ),
         _ => PrimitiveValue::U8(bytes.into()),
     }
 }
@@ -92,7 +118,10 @@ fn binary(vr: VR, bytes: Vec<u8>) -> PrimitiveValue {
 fn pn_text(v: &J) -> String {
     match v {
         J::Object(o) => {
-            let groups: Vec<&str> = ["Alphabetic", "Ideographic", "Phonetic"].iter().map(|g| o.get(*g).and_then(J::as_str).unwrap_or("")).collect();
+            let groups: Vec<&str> = ["Alphabetic", "Ideographic", "Phonetic"]
+                .iter()
+                .map(|g| o.get(*g).and_then(J::as_str).unwrap_or(""))
+                .collect();
             let mut s = groups.join("=");
             while s.ends_with('=') {
                 s.pop();
@@ -123,7 +152,10 @@ fn values(tag: &str, vr: VR, vals: &[J]) -> Result<PrimitiveValue, BuildError> {
         VR::FL => nums!(f32, F32),
         VR::FD => nums!(f64, F64),
         VR::AT => {
-            let t: Option<Vec<Tag>> = vals.iter().map(|x| x.as_str().and_then(parse_tag)).collect();
+            let t: Option<Vec<Tag>> = vals
+                .iter()
+                .map(|x| x.as_str().and_then(parse_tag))
+                .collect();
             PrimitiveValue::Tags(t.ok_or_else(bad)?.into())
         }
         VR::PN => PrimitiveValue::Strs(vals.iter().map(pn_text).collect()),
@@ -142,30 +174,59 @@ fn values(tag: &str, vr: VR, vals: &[J]) -> Result<PrimitiveValue, BuildError> {
 
 /// A data set from DICOM JSON; bulk data references are handed to `bulk`, which returns
 /// the element to put (or an error).
-fn dataset(j: &J, bulk: &mut dyn FnMut(Tag, VR, &str) -> Result<Option<DataElement<InMemDicomObject>>, BuildError>) -> Result<InMemDicomObject, BuildError> {
-    let map = j.as_object().ok_or_else(|| cannot("a data set is not a JSON object"))?;
+fn dataset(
+    j: &J,
+    bulk: &mut dyn FnMut(
+        Tag,
+        VR,
+        &str,
+    ) -> Result<Option<DataElement<InMemDicomObject>>, BuildError>,
+) -> Result<InMemDicomObject, BuildError> {
+    let map = j
+        .as_object()
+        .ok_or_else(|| cannot("a data set is not a JSON object"))?;
     let mut obj = InMemDicomObject::new_empty();
     for (key, attr) in map {
-        let tag = parse_tag(key).ok_or_else(|| cannot(format!("{key:?} is not a tag (GGGGEEEE)")))?;
+        let tag =
+            parse_tag(key).ok_or_else(|| cannot(format!("{key:?} is not a tag (GGGGEEEE)")))?;
         if tag.group() == 0x0002 {
             continue; // the meta group is the archive's to write
         }
-        let vr: VR = attr.get("vr").and_then(J::as_str).and_then(|v| v.parse().ok()).ok_or_else(|| cannot(format!("{key}: missing or unknown vr")))?;
+        let vr: VR = attr
+            .get("vr")
+            .and_then(J::as_str)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| cannot(format!("{key}: missing or unknown vr")))?;
         let elem = if let Some(uri) = attr.get("BulkDataURI").and_then(J::as_str) {
             match bulk(tag, vr, uri)? {
                 Some(e) => e,
                 None => continue,
             }
         } else if let Some(b64) = attr.get("InlineBinary").and_then(J::as_str) {
-            let bytes = unbase64(b64).ok_or_else(|| cannot(format!("{key}: InlineBinary is not base64")))?;
+            let bytes = unbase64(b64)
+                .ok_or_else(|| cannot(format!("{key}: InlineBinary is not base64")))?;
             DataElement::new(tag, vr, binary(vr, bytes))
         } else {
             match (vr, attr.get("Value").and_then(J::as_array)) {
                 (VR::SQ, Some(items)) => {
-                    let items: Vec<InMemDicomObject> = items.iter().map(|i| dataset(i, bulk)).collect::<Result<_, _>>()?;
-                    DataElement::new(tag, VR::SQ, Value::Sequence(DataSetSequence::new(items, Length::UNDEFINED)))
+                    let items: Vec<InMemDicomObject> = items
+                        .iter()
+                        .map(|i| dataset(i, bulk))
+                        .collect::<Result<_, _>>()?;
+                    DataElement::new(
+                        tag,
+                        VR::SQ,
+                        Value::Sequence(DataSetSequence::new(items, Length::UNDEFINED)),
+                    )
                 }
-                (VR::SQ, None) => DataElement::new(tag, VR::SQ, Value::Sequence(DataSetSequence::new(Vec::<InMemDicomObject>::new(), Length::UNDEFINED))),
+                (VR::SQ, None) => DataElement::new(
+                    tag,
+                    VR::SQ,
+                    Value::Sequence(DataSetSequence::new(
+                        Vec::<InMemDicomObject>::new(),
+                        Length::UNDEFINED,
+                    )),
+                ),
                 (_, Some(vals)) => DataElement::new(tag, vr, values(key, vr, vals)?),
                 (_, None) => DataElement::new(tag, vr, PrimitiveValue::Empty),
             }
@@ -176,11 +237,18 @@ fn dataset(j: &J, bulk: &mut dyn FnMut(Tag, VR, &str) -> Result<Option<DataEleme
 }
 
 fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.get(tag).and_then(|e| e.value().to_str().ok()).map(|s| s.trim_end_matches(['\0', ' ']).to_string()).filter(|s| !s.is_empty())
+    obj.get(tag)
+        .and_then(|e| e.value().to_str().ok())
+        .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+        .filter(|s| !s.is_empty())
 }
 
 fn put_default(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: PrimitiveValue) {
-    if obj.get(tag).is_none_or(|e| e.value().primitive().is_some_and(|p| p.calculate_byte_len() == 0)) {
+    if obj.get(tag).is_none_or(|e| {
+        e.value()
+            .primitive()
+            .is_some_and(|p| p.calculate_byte_len() == 0)
+    }) {
         obj.put(DataElement::new(tag, vr, value));
     }
 }
@@ -191,20 +259,40 @@ fn put_module(obj: &mut InMemDicomObject, m: &PixelModule) {
     obj.put(DataElement::new(Tag(0x0028, 0x0010), VR::US, us(m.rows)));
     obj.put(DataElement::new(Tag(0x0028, 0x0011), VR::US, us(m.columns)));
     obj.put(DataElement::new(Tag(0x0028, 0x0002), VR::US, us(m.samples)));
-    obj.put(DataElement::new(Tag(0x0028, 0x0004), VR::CS, PrimitiveValue::from(m.photometric)));
+    obj.put(DataElement::new(
+        Tag(0x0028, 0x0004),
+        VR::CS,
+        PrimitiveValue::from(m.photometric),
+    ));
     obj.put(DataElement::new(Tag(0x0028, 0x0100), VR::US, us(allocated)));
     obj.put(DataElement::new(Tag(0x0028, 0x0101), VR::US, us(m.bits)));
-    obj.put(DataElement::new(Tag(0x0028, 0x0102), VR::US, us(m.bits - 1)));
+    obj.put(DataElement::new(
+        Tag(0x0028, 0x0102),
+        VR::US,
+        us(m.bits - 1),
+    ));
     obj.put(DataElement::new(Tag(0x0028, 0x0103), VR::US, us(0)));
     if m.samples > 1 {
         obj.put(DataElement::new(Tag(0x0028, 0x0006), VR::US, us(0)));
     }
     if let Some(n) = m.frames {
-        obj.put(DataElement::new(Tag(0x0028, 0x0008), VR::IS, PrimitiveValue::from(n.to_string())));
-        obj.put(DataElement::new(Tag(0x0028, 0x0009), VR::AT, PrimitiveValue::Tags(vec![Tag(0x0018, 0x1063)].into())));
+        obj.put(DataElement::new(
+            Tag(0x0028, 0x0008),
+            VR::IS,
+            PrimitiveValue::from(n.to_string()),
+        ));
+        obj.put(DataElement::new(
+            Tag(0x0028, 0x0009),
+            VR::AT,
+            PrimitiveValue::Tags(vec![Tag(0x0018, 0x1063)].into()),
+        ));
     }
     if let Some(t) = m.frame_time {
-        obj.put(DataElement::new(Tag(0x0018, 0x1063), VR::DS, PrimitiveValue::from(format!("{t:.3}"))));
+        obj.put(DataElement::new(
+            Tag(0x0018, 0x1063),
+            VR::DS,
+            PrimitiveValue::from(format!("{t:.3}")),
+        ));
     }
 }
 
@@ -217,16 +305,27 @@ fn encapsulated(data: &[u8]) -> DataElement<InMemDicomObject> {
             last.push(0);
         }
     }
-    DataElement::new(Tag(0x7FE0, 0x0010), VR::OB, Value::PixelSequence(PixelFragmentSequence::new(Vec::<u32>::new(), fragments)))
+    DataElement::new(
+        Tag(0x7FE0, 0x0010),
+        VR::OB,
+        Value::PixelSequence(PixelFragmentSequence::new(Vec::<u32>::new(), fragments)),
+    )
 }
 
 /// Builds the Part 10 bytes of one data set of the metadata.
-pub fn build_instance(meta: &J, parts: &mut dyn FnMut(&str) -> Option<BulkPart>, sup: &Supplements) -> Result<Vec<u8>, BuildError> {
+pub fn build_instance(
+    meta: &J,
+    parts: &mut dyn FnMut(&str) -> Option<BulkPart>,
+    sup: &Supplements,
+) -> Result<Vec<u8>, BuildError> {
     let mut ts = crate::ts::EXPLICIT_VR_LE;
     let mut class: Option<&str> = None;
     let mut module: Option<PixelModule> = None;
     let mut missing = Vec::new();
-    let mut bulk = |tag: Tag, vr: VR, uri: &str| -> Result<Option<DataElement<InMemDicomObject>>, BuildError> {
+    let mut bulk = |tag: Tag,
+                    vr: VR,
+                    uri: &str|
+     -> Result<Option<DataElement<InMemDicomObject>>, BuildError> {
         let Some(part) = parts(uri) else {
             missing.push(uri.to_string());
             return Ok(None);
@@ -235,21 +334,24 @@ pub fn build_instance(meta: &J, parts: &mut dyn FnMut(&str) -> Option<BulkPart>,
         let pixel = tag == Tag(0x7FE0, 0x0010);
         Ok(Some(match media {
             "image/jpeg" if pixel => {
-                let (t, m) = jpeg_info(&part.data).map_err(|e| BuildError::DoesNotMatch(e.to_string()))?;
+                let (t, m) =
+                    jpeg_info(&part.data).map_err(|e| BuildError::DoesNotMatch(e.to_string()))?;
                 ts = t;
                 class = Some(SECONDARY_CAPTURE);
                 module = Some(m);
                 encapsulated(&part.data)
             }
             "video/mp4" | "video/quicktime" if pixel => {
-                let (t, m) = mp4_info(&part.data).map_err(|e| BuildError::DoesNotMatch(e.to_string()))?;
+                let (t, m) =
+                    mp4_info(&part.data).map_err(|e| BuildError::DoesNotMatch(e.to_string()))?;
                 ts = t;
                 class = Some(VIDEO_PHOTOGRAPHIC);
                 module = Some(m);
                 encapsulated(&part.data)
             }
             "image/png" if pixel => {
-                let (m, pixels) = png_decode(&part.data).map_err(|e| BuildError::DoesNotMatch(e.to_string()))?;
+                let (m, pixels) =
+                    png_decode(&part.data).map_err(|e| BuildError::DoesNotMatch(e.to_string()))?;
                 let vr = if m.bits > 8 { VR::OW } else { VR::OB };
                 class = Some(SECONDARY_CAPTURE);
                 module = Some(m);
@@ -264,25 +366,54 @@ pub fn build_instance(meta: &J, parts: &mut dyn FnMut(&str) -> Option<BulkPart>,
                 DataElement::new(Tag(0x0042, 0x0011), VR::OB, PrimitiveValue::U8(pdf.into()))
             }
             "application/octet-stream" => DataElement::new(tag, vr, binary(vr, part.data.to_vec())),
-            other => return Err(BuildError::DoesNotMatch(format!("bulk data of type {other} cannot be stored as ({:04X},{:04X})", tag.group(), tag.element()))),
+            other => {
+                return Err(BuildError::DoesNotMatch(format!(
+                    "bulk data of type {other} cannot be stored as ({:04X},{:04X})",
+                    tag.group(),
+                    tag.element()
+                )))
+            }
         }))
     };
     let mut obj = dataset(meta, &mut bulk)?;
     if !missing.is_empty() {
-        return Err(cannot(format!("no part with Content-Location {} in the request", missing.join(", "))));
+        return Err(cannot(format!(
+            "no part with Content-Location {} in the request",
+            missing.join(", ")
+        )));
     }
     if let Some(m) = &module {
         put_module(&mut obj, m);
     }
     supplement(&mut obj, class, sup)?;
     if class == Some(ENCAPSULATED_PDF) {
-        put_default(&mut obj, Tag(0x0042, 0x0012), VR::LO, PrimitiveValue::from("application/pdf"));
-        put_default(&mut obj, Tag(0x0028, 0x0301), VR::CS, PrimitiveValue::from("YES"));
+        put_default(
+            &mut obj,
+            Tag(0x0042, 0x0012),
+            VR::LO,
+            PrimitiveValue::from("application/pdf"),
+        );
+        put_default(
+            &mut obj,
+            Tag(0x0028, 0x0301),
+            VR::CS,
+            PrimitiveValue::from("YES"),
+        );
         put_default(&mut obj, Tag(0x0042, 0x0010), VR::ST, PrimitiveValue::Empty);
-        put_default(&mut obj, Tag(0x0008, 0x0060), VR::CS, PrimitiveValue::from("DOC"));
+        put_default(
+            &mut obj,
+            Tag(0x0008, 0x0060),
+            VR::CS,
+            PrimitiveValue::from("DOC"),
+        );
     }
     if ts != crate::ts::EXPLICIT_VR_LE && ts.starts_with("1.2.840.10008.1.2.4.5") {
-        put_default(&mut obj, Tag(0x0028, 0x2110), VR::CS, PrimitiveValue::from("01"));
+        put_default(
+            &mut obj,
+            Tag(0x0028, 0x2110),
+            VR::CS,
+            PrimitiveValue::from("01"),
+        );
     }
     let sop_class = text(&obj, Tag(0x0008, 0x0016)).expect("supplemented");
     let sop = text(&obj, Tag(0x0008, 0x0018)).expect("supplemented");
@@ -297,31 +428,73 @@ pub fn build_instance(meta: &J, parts: &mut dyn FnMut(&str) -> Option<BulkPart>,
         )
         .map_err(|e| cannot(format!("cannot make the file meta information: {e}")))?;
     let mut out = Vec::new();
-    file.write_all(&mut out).map_err(|e| cannot(format!("cannot encode the object: {e}")))?;
+    file.write_all(&mut out)
+        .map_err(|e| cannot(format!("cannot encode the object: {e}")))?;
     Ok(out)
 }
 
 /// Missing UIDs, SOP Class, numbers and dates (PS3.3 C.7.3.1, C.12.1).
-fn supplement(obj: &mut InMemDicomObject, class: Option<&str>, sup: &Supplements) -> Result<(), BuildError> {
+fn supplement(
+    obj: &mut InMemDicomObject,
+    class: Option<&str>,
+    sup: &Supplements,
+) -> Result<(), BuildError> {
     let ui = |s: &str| PrimitiveValue::from(s.to_string());
     put_default(obj, Tag(0x0020, 0x000D), VR::UI, ui(&sup.study_uid));
     put_default(obj, Tag(0x0020, 0x000E), VR::UI, ui(&sup.series_uid));
     put_default(obj, Tag(0x0008, 0x0018), VR::UI, ui(&sup.sop_instance_uid));
     match (text(obj, Tag(0x0008, 0x0016)), class) {
         (None, Some(c)) => obj.put(DataElement::new(Tag(0x0008, 0x0016), VR::UI, ui(c))),
-        (None, None) => return Err(BuildError::DoesNotMatch("no SOPClassUID and no bulk data to infer it from".into())),
+        (None, None) => {
+            return Err(BuildError::DoesNotMatch(
+                "no SOPClassUID and no bulk data to infer it from".into(),
+            ))
+        }
         (Some(_), _) => None,
     };
-    put_default(obj, Tag(0x0020, 0x0011), VR::IS, PrimitiveValue::from("999"));
+    put_default(
+        obj,
+        Tag(0x0020, 0x0011),
+        VR::IS,
+        PrimitiveValue::from("999"),
+    );
     put_default(obj, Tag(0x0020, 0x0013), VR::IS, PrimitiveValue::from("1"));
-    for (date, time) in [((0x0008, 0x0012), (0x0008, 0x0013)), ((0x0008, 0x0023), (0x0008, 0x0033))] {
-        put_default(obj, Tag(date.0, date.1), VR::DA, PrimitiveValue::from(sup.date.clone()));
-        put_default(obj, Tag(time.0, time.1), VR::TM, PrimitiveValue::from(sup.time.clone()));
+    for (date, time) in [
+        ((0x0008, 0x0012), (0x0008, 0x0013)),
+        ((0x0008, 0x0023), (0x0008, 0x0033)),
+    ] {
+        put_default(
+            obj,
+            Tag(date.0, date.1),
+            VR::DA,
+            PrimitiveValue::from(sup.date.clone()),
+        );
+        put_default(
+            obj,
+            Tag(time.0, time.1),
+            VR::TM,
+            PrimitiveValue::from(sup.time.clone()),
+        );
     }
-    put_default(obj, Tag(0x0008, 0x0020), VR::DA, PrimitiveValue::from(sup.date.clone()));
-    put_default(obj, Tag(0x0008, 0x0030), VR::TM, PrimitiveValue::from(sup.time.clone()));
+    put_default(
+        obj,
+        Tag(0x0008, 0x0020),
+        VR::DA,
+        PrimitiveValue::from(sup.date.clone()),
+    );
+    put_default(
+        obj,
+        Tag(0x0008, 0x0030),
+        VR::TM,
+        PrimitiveValue::from(sup.time.clone()),
+    );
     if text(obj, Tag(0x0008, 0x0016)).as_deref() == Some(SECONDARY_CAPTURE) {
-        put_default(obj, Tag(0x0008, 0x0064), VR::CS, PrimitiveValue::from("WSD"));
+        put_default(
+            obj,
+            Tag(0x0008, 0x0064),
+            VR::CS,
+            PrimitiveValue::from("WSD"),
+        );
         put_default(obj, Tag(0x0008, 0x0060), VR::CS, PrimitiveValue::from("OT"));
     }
     if text(obj, Tag(0x0008, 0x0016)).as_deref() == Some(VIDEO_PHOTOGRAPHIC) {
@@ -335,13 +508,22 @@ mod tests {
     use super::*;
 
     fn sup() -> Supplements {
-        Supplements { study_uid: "2.25.1".into(), series_uid: "2.25.2".into(), sop_instance_uid: "2.25.3".into(), date: "20261204".into(), time: "101500".into() }
+        Supplements {
+            study_uid: "2.25.1".into(),
+            series_uid: "2.25.2".into(),
+            sop_instance_uid: "2.25.3".into(),
+            date: "20261204".into(),
+            time: "101500".into(),
+        }
     }
 
     #[test]
     fn base64_round_trips() {
         for s in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
-            assert_eq!(unbase64(&crate::values::base64(s.as_bytes())).unwrap(), s.as_bytes());
+            assert_eq!(
+                unbase64(&crate::values::base64(s.as_bytes())).unwrap(),
+                s.as_bytes()
+            );
         }
         assert!(unbase64("a*b").is_none());
     }
@@ -353,17 +535,38 @@ mod tests {
             "00420011": {"vr": "OB", "BulkDataURI": "doc.pdf"},
             "00081030": {"vr": "LO", "Value": ["report"]}
         });
-        let mut parts = |uri: &str| (uri == "doc.pdf").then(|| BulkPart { media_type: "application/pdf".into(), data: bytes::Bytes::from_static(b"%PDF-1.4 x") });
+        let mut parts = |uri: &str| {
+            (uri == "doc.pdf").then(|| BulkPart {
+                media_type: "application/pdf".into(),
+                data: bytes::Bytes::from_static(b"%PDF-1.4 x"),
+            })
+        };
         let bytes = build_instance(&meta, &mut parts, &sup()).unwrap();
         let p = crate::parse_instance(&bytes).unwrap();
         assert_eq!(p.sop_class_uid, ENCAPSULATED_PDF);
-        assert_eq!((p.study_uid.as_str(), p.series_uid.as_str(), p.sop_instance_uid.as_str()), ("2.25.1", "2.25.2", "2.25.3"));
+        assert_eq!(
+            (
+                p.study_uid.as_str(),
+                p.series_uid.as_str(),
+                p.sop_instance_uid.as_str()
+            ),
+            ("2.25.1", "2.25.2", "2.25.3")
+        );
         assert_eq!(p.attrs["00100010"].values, vec!["Doe^Jane"]);
         assert_eq!(p.attrs["00200011"].values, vec!["999"]);
-        assert_eq!(crate::bulk_value(&bytes, "00420011").unwrap().unwrap(), b"%PDF-1.4 x");
+        assert_eq!(
+            crate::bulk_value(&bytes, "00420011").unwrap().unwrap(),
+            b"%PDF-1.4 x"
+        );
         let mut none = |_: &str| None;
-        assert!(matches!(build_instance(&meta, &mut none, &sup()), Err(BuildError::CannotUnderstand(_))));
+        assert!(matches!(
+            build_instance(&meta, &mut none, &sup()),
+            Err(BuildError::CannotUnderstand(_))
+        ));
         let no_class = serde_json::json!({"00100010": {"vr": "PN"}});
-        assert!(matches!(build_instance(&no_class, &mut none, &sup()), Err(BuildError::DoesNotMatch(_))));
+        assert!(matches!(
+            build_instance(&no_class, &mut none, &sup()),
+            Err(BuildError::DoesNotMatch(_))
+        ));
     }
 }

@@ -11,12 +11,14 @@ use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
-use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 
 /// Attributes no coercion may set: they identify the object or describe its encoding.
-const NOT_COERCIBLE: &[&str] = &["00080016", "00080018", "0020000D", "0020000E", "00080005", "7FE00010"];
+const NOT_COERCIBLE: &[&str] = &[
+    "00080016", "00080018", "0020000D", "0020000E", "00080005", "7FE00010",
+];
 
 /// One `keyword=value` (or `GGGGEEEE=value`) coercion as an attribute: its tag key and its
 /// value with the dictionary's VR; `\` separates values (PS3.5 6.4). Binary VRs,
@@ -27,20 +29,38 @@ pub fn coercion_attr(key: &str, value: &str) -> Result<(String, AttrValue), Dico
         Some(tag) => (tag, dict.by_tag(tag).map(|e| e.vr().relaxed())),
         None => match dict.by_name(key) {
             Some(e) => (e.tag(), Some(e.vr().relaxed())),
-            None => return Err(DicomError::BadPath(format!("{key} is not a DICOM keyword or tag"))),
+            None => {
+                return Err(DicomError::BadPath(format!(
+                    "{key} is not a DICOM keyword or tag"
+                )))
+            }
         },
     };
     let key = format!("{:04X}{:04X}", tag.group(), tag.element());
-    let vr = vr.ok_or_else(|| DicomError::Unsupported(format!("{key} is not in the DICOM dictionary; its VR is unknown")))?;
+    let vr = vr.ok_or_else(|| {
+        DicomError::Unsupported(format!(
+            "{key} is not in the DICOM dictionary; its VR is unknown"
+        ))
+    })?;
     if NOT_COERCIBLE.contains(&key.as_str()) || tag.group() == 0x0002 || tag.element() == 0 {
-        return Err(DicomError::Unsupported(format!("{key} identifies or encodes the object and cannot be coerced")));
+        return Err(DicomError::Unsupported(format!(
+            "{key} identifies or encodes the object and cannot be coerced"
+        )));
     }
     if crate::values::is_binary_vr(vr) || vr == VR::SQ {
-        return Err(DicomError::Unsupported(format!("{key} has VR {vr}, which a query parameter cannot carry")));
+        return Err(DicomError::Unsupported(format!(
+            "{key} has VR {vr}, which a query parameter cannot carry"
+        )));
     }
-    let values: Vec<String> = if value.is_empty() { Vec::new() } else { value.split('\\').map(str::to_string).collect() };
+    let values: Vec<String> = if value.is_empty() {
+        Vec::new()
+    } else {
+        value.split('\\').map(str::to_string).collect()
+    };
     for v in &values {
-        primitive(vr, std::slice::from_ref(v)).map_err(|_| DicomError::Unsupported(format!("{v:?} is not a valid {vr} value for {key}")))?;
+        primitive(vr, std::slice::from_ref(v)).map_err(|_| {
+            DicomError::Unsupported(format!("{v:?} is not a valid {vr} value for {key}"))
+        })?;
     }
     Ok((key, AttrValue::text(&vr.to_string(), values)))
 }
@@ -57,7 +77,10 @@ pub fn tag_of(key: &str) -> Option<String> {
 /// The value to write for text values of a VR.
 fn primitive(vr: VR, values: &[String]) -> Result<PrimitiveValue, ()> {
     fn nums<T: std::str::FromStr>(values: &[String]) -> Result<Vec<T>, ()> {
-        values.iter().map(|v| v.trim().parse::<T>().map_err(|_| ())).collect()
+        values
+            .iter()
+            .map(|v| v.trim().parse::<T>().map_err(|_| ()))
+            .collect()
     }
     if values.is_empty() {
         return Ok(PrimitiveValue::Empty);
@@ -86,7 +109,12 @@ fn primitive(vr: VR, values: &[String]) -> Result<PrimitiveValue, ()> {
 /// Whether every override value can be written in the character set `code` (the first
 /// value of Specific Character Set; empty for the default repertoire).
 fn fits(code: &str, overrides: &IndexAttrs) -> bool {
-    let all = |f: &dyn Fn(char) -> bool| overrides.values().flat_map(|a| &a.values).all(|v| v.chars().all(f));
+    let all = |f: &dyn Fn(char) -> bool| {
+        overrides
+            .values()
+            .flat_map(|a| &a.values)
+            .all(|v| v.chars().all(f))
+    };
     match code.trim() {
         "ISO_IR 192" => true,
         "" | "ISO_IR 6" | "ISO 2022 IR 6" => all(&|c| c.is_ascii()),
@@ -108,37 +136,59 @@ pub fn merge_json(header: &mut serde_json::Value, overrides: &IndexAttrs) {
     if overrides.is_empty() {
         return;
     }
-    let Some(map) = header.as_object_mut() else { return };
+    let Some(map) = header.as_object_mut() else {
+        return;
+    };
     let stored: Vec<String> = map
         .get("00080005")
         .and_then(|v| v.get("Value"))
         .and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let json = crate::json::attrs_to_json(overrides);
     if let serde_json::Value::Object(o) = json {
         map.extend(o);
     }
     if let Some(cs) = new_charset(&stored, overrides) {
-        map.insert("00080005".into(), serde_json::json!({"vr": "CS", "Value": [cs]}));
+        map.insert(
+            "00080005".into(),
+            serde_json::json!({"vr": "CS", "Value": [cs]}),
+        );
     }
 }
 
 /// Re-encodes a stored object with the overrides put in, in `target_ts` (the stored
 /// syntax, or Explicit VR Little Endian for a native one). Encapsulated pixel data is
 /// written back as it is; the meta group keeps its identity.
-pub fn apply_overrides(bytes: &[u8], overrides: &IndexAttrs, target_ts: &str) -> Result<Vec<u8>, DicomError> {
+pub fn apply_overrides(
+    bytes: &[u8],
+    overrides: &IndexAttrs,
+    target_ts: &str,
+) -> Result<Vec<u8>, DicomError> {
     let (_, mut file) = open(bytes)?;
-    let ts = TransferSyntaxRegistry
-        .get(target_ts)
-        .ok_or_else(|| DicomError::Unsupported(format!("transfer syntax {target_ts} cannot be written")))?;
+    let ts = TransferSyntaxRegistry.get(target_ts).ok_or_else(|| {
+        DicomError::Unsupported(format!("transfer syntax {target_ts} cannot be written"))
+    })?;
     let obj: &mut InMemDicomObject = &mut file;
     let stored: Vec<String> = obj
         .get(Tag(0x0008, 0x0005))
-        .map(|e| crate::values::text_values(VR::CS, e.value().primitive().unwrap_or(&PrimitiveValue::Empty)))
+        .map(|e| {
+            crate::values::text_values(
+                VR::CS,
+                e.value().primitive().unwrap_or(&PrimitiveValue::Empty),
+            )
+        })
         .unwrap_or_default();
     if let Some(cs) = new_charset(&stored, overrides) {
-        obj.put(DataElement::new(Tag(0x0008, 0x0005), VR::CS, PrimitiveValue::from(cs)));
+        obj.put(DataElement::new(
+            Tag(0x0008, 0x0005),
+            VR::CS,
+            PrimitiveValue::from(cs),
+        ));
     }
     for (key, attr) in overrides {
         let Some(tag) = parse_tag(key) else { continue };
@@ -160,9 +210,15 @@ mod tests {
     #[test]
     fn keywords_and_tags_become_attributes() {
         let (k, v) = coercion_attr("PatientName", "Doe^Jane").unwrap();
-        assert_eq!((k.as_str(), v.vr.as_str(), v.values.clone()), ("00100010", "PN", vec!["Doe^Jane".to_string()]));
+        assert_eq!(
+            (k.as_str(), v.vr.as_str(), v.values.clone()),
+            ("00100010", "PN", vec!["Doe^Jane".to_string()])
+        );
         let (k, v) = coercion_attr("00081030", "a\\b").unwrap();
-        assert_eq!((k.as_str(), v.vr.as_str(), v.values.len()), ("00081030", "LO", 2));
+        assert_eq!(
+            (k.as_str(), v.vr.as_str(), v.values.len()),
+            ("00081030", "LO", 2)
+        );
         assert!(coercion_attr("NoSuchKeyword", "x").is_err());
         assert!(coercion_attr("SOPInstanceUID", "1.2").is_err());
         assert!(coercion_attr("PixelData", "x").is_err());
@@ -174,15 +230,27 @@ mod tests {
     #[test]
     fn json_merge_switches_to_utf8_only_when_needed() {
         let mut h = serde_json::json!({"00100010": {"vr": "PN", "Value": [{"Alphabetic": "Old"}]}});
-        let ascii = IndexAttrs::from([("00100010".to_string(), AttrValue::text("PN", vec!["New^Name".into()]))]);
+        let ascii = IndexAttrs::from([(
+            "00100010".to_string(),
+            AttrValue::text("PN", vec!["New^Name".into()]),
+        )]);
         merge_json(&mut h, &ascii);
         assert_eq!(h["00100010"]["Value"][0]["Alphabetic"], "New^Name");
         assert!(h.get("00080005").is_none());
-        let greek = IndexAttrs::from([("00100010".to_string(), AttrValue::text("PN", vec!["Διονυσιος".into()]))]);
+        let greek = IndexAttrs::from([(
+            "00100010".to_string(),
+            AttrValue::text("PN", vec!["Διονυσιος".into()]),
+        )]);
         merge_json(&mut h, &greek);
         assert_eq!(h["00080005"]["Value"][0], "ISO_IR 192");
         let mut latin = serde_json::json!({"00080005": {"vr": "CS", "Value": ["ISO_IR 100"]}});
-        merge_json(&mut latin, &IndexAttrs::from([("00100010".to_string(), AttrValue::text("PN", vec!["Müller".into()]))]));
+        merge_json(
+            &mut latin,
+            &IndexAttrs::from([(
+                "00100010".to_string(),
+                AttrValue::text("PN", vec!["Müller".into()]),
+            )]),
+        );
         assert_eq!(latin["00080005"]["Value"][0], "ISO_IR 100");
     }
 }

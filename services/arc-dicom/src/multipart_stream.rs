@@ -66,7 +66,14 @@ impl MultipartParser {
         let finder = Finder::new(&delimiter).into_owned();
         let mut buf = BytesMut::with_capacity(64 * 1024);
         buf.extend_from_slice(b"\n");
-        Ok(MultipartParser { delimiter, finder, buf, state: State::Preamble, pending: VecDeque::new(), ended: false })
+        Ok(MultipartParser {
+            delimiter,
+            finder,
+            buf,
+            state: State::Preamble,
+            pending: VecDeque::new(),
+            ended: false,
+        })
     }
 
     /// Appends a chunk of the body.
@@ -132,7 +139,11 @@ impl MultipartParser {
                     return Ok(true);
                 }
                 // transport padding (RFC 2046 5.1.1), then CRLF or a bare LF
-                let pad = self.buf.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+                let pad = self
+                    .buf
+                    .iter()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .count();
                 match (self.buf.get(pad), self.buf.get(pad + 1)) {
                     (None, _) | (Some(b'\r'), None) => Ok(false),
                     (Some(b'\r'), Some(b'\n')) => {
@@ -157,13 +168,17 @@ impl MultipartParser {
     fn headers(&mut self) -> Result<bool, DicomError> {
         // an empty part: the next delimiter follows at once
         if self.buf.starts_with(&self.delimiter) {
-            self.pending.push_back(MultipartEvent::PartStart(Vec::new()));
+            self.pending
+                .push_back(MultipartEvent::PartStart(Vec::new()));
             self.pending.push_back(MultipartEvent::PartEnd);
             self.buf.advance(self.delimiter.len());
             self.state = State::AfterDelimiter;
             return Ok(true);
         }
-        if self.buf.len() < self.delimiter.len() && self.delimiter.starts_with(&self.buf) && !self.ended {
+        if self.buf.len() < self.delimiter.len()
+            && self.delimiter.starts_with(&self.buf)
+            && !self.ended
+        {
             return Ok(false);
         }
         let end = find_blank_line(&self.buf);
@@ -176,8 +191,12 @@ impl MultipartParser {
                 self.state = State::Body(true);
                 Ok(true)
             }
-            (_, Some(_)) | (Some(_), None) => Err(bad("part without an empty line after its headers")),
-            (None, None) if self.buf.len() > MAX_HEADER_BYTES => Err(bad("part headers longer than 64 KiB")),
+            (_, Some(_)) | (Some(_), None) => {
+                Err(bad("part without an empty line after its headers"))
+            }
+            (None, None) if self.buf.len() > MAX_HEADER_BYTES => {
+                Err(bad("part headers longer than 64 KiB"))
+            }
             (None, None) => Ok(false),
         }
     }
@@ -197,7 +216,11 @@ impl MultipartParser {
         match self.finder.find(&self.buf) {
             Some(i) => {
                 // the CRLF before the delimiter belongs to it (RFC 2046 5.1.1)
-                let content = if i > 0 && self.buf[i - 1] == b'\r' { i - 1 } else { i };
+                let content = if i > 0 && self.buf[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
                 let data = self.buf.split_to(content).freeze();
                 self.buf.advance(i - content + self.delimiter.len());
                 if !data.is_empty() {
@@ -248,12 +271,16 @@ pub(crate) fn parse_headers(raw: &[u8]) -> Result<Vec<(String, String)>, DicomEr
             continue;
         }
         if line.starts_with([' ', '\t']) {
-            let last = headers.last_mut().ok_or_else(|| bad("folded first header"))?;
+            let last = headers
+                .last_mut()
+                .ok_or_else(|| bad("folded first header"))?;
             last.1.push(' ');
             last.1.push_str(line.trim());
             continue;
         }
-        let (name, value) = line.split_once(':').ok_or_else(|| bad(&format!("malformed part header {line:?}")))?;
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| bad(&format!("malformed part header {line:?}")))?;
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
     Ok(headers)
@@ -265,11 +292,17 @@ mod tests {
     use crate::split_multipart;
 
     /// Parses `body` fed in chunks of `size`; returns (headers, content) per part.
-    fn parse(body: &[u8], boundary: &str, size: usize) -> Result<Vec<(Vec<(String, String)>, Vec<u8>)>, DicomError> {
+    fn parse(
+        body: &[u8],
+        boundary: &str,
+        size: usize,
+    ) -> Result<Vec<(Vec<(String, String)>, Vec<u8>)>, DicomError> {
         let mut p = MultipartParser::new(boundary)?;
         let mut out: Vec<(Vec<(String, String)>, Vec<u8>)> = Vec::new();
         let mut open = false;
-        let mut drain = |p: &mut MultipartParser, out: &mut Vec<(Vec<(String, String)>, Vec<u8>)>| -> Result<(), DicomError> {
+        let mut drain = |p: &mut MultipartParser,
+                         out: &mut Vec<(Vec<(String, String)>, Vec<u8>)>|
+         -> Result<(), DicomError> {
             while let Some(e) = p.next_event()? {
                 match e {
                     MultipartEvent::PartStart(h) => {
@@ -277,7 +310,9 @@ mod tests {
                         open = true;
                         out.push((h, Vec::new()));
                     }
-                    MultipartEvent::Data(d) => out.last_mut().expect("a part").1.extend_from_slice(&d),
+                    MultipartEvent::Data(d) => {
+                        out.last_mut().expect("a part").1.extend_from_slice(&d)
+                    }
                     MultipartEvent::PartEnd => open = false,
                 }
             }
@@ -293,9 +328,18 @@ mod tests {
     }
 
     const BODIES: &[(&[u8], &str)] = &[
-        (b"--b\r\nContent-Type: application/dicom\r\n\r\nabc\r\n--b--\r\n", "b"),
-        (b"preamble\r\n--b\r\nX: 1\r\n\r\n\r\n--b\r\n\r\nxy\r\n--b\r\n--b--", "b"),
-        (b"--b\nA: 1\n\ncontent\n--b  \t\r\nB:2\r\n folded\r\n\r\n\r\n\r\n--b--epilogue", "b"),
+        (
+            b"--b\r\nContent-Type: application/dicom\r\n\r\nabc\r\n--b--\r\n",
+            "b",
+        ),
+        (
+            b"preamble\r\n--b\r\nX: 1\r\n\r\n\r\n--b\r\n\r\nxy\r\n--b\r\n--b--",
+            "b",
+        ),
+        (
+            b"--b\nA: 1\n\ncontent\n--b  \t\r\nB:2\r\n folded\r\n\r\n\r\n\r\n--b--epilogue",
+            "b",
+        ),
         (b"--bb\r\n\r\n--b\r\n--bb\r\n\r\n\r\r\n--bb--", "bb"),
         (b"--b\r\nC: x\r\n\r\n--b--\r\n", "b"),
         (b"--b\r\n\r\n\n--b\r\n\r\n--b\r\n--b--", "b"),
@@ -304,26 +348,53 @@ mod tests {
     #[test]
     fn agrees_with_split_multipart_at_every_chunking() {
         for (body, boundary) in BODIES {
-            let want: Option<Vec<(Vec<(String, String)>, Vec<u8>)>> = split_multipart(&Bytes::copy_from_slice(body), boundary)
-                .ok()
-                .map(|parts| parts.into_iter().map(|p| (p.headers, p.body.to_vec())).collect())
-                // one leniency more: headers, their empty line, and the delimiter at once
-                // are a part with empty content
-                .or_else(|| (body.starts_with(b"--b\r\nC: x")).then(|| vec![(vec![("C".into(), "x".into())], Vec::new())]));
+            let want: Option<Vec<(Vec<(String, String)>, Vec<u8>)>> =
+                split_multipart(&Bytes::copy_from_slice(body), boundary)
+                    .ok()
+                    .map(|parts| {
+                        parts
+                            .into_iter()
+                            .map(|p| (p.headers, p.body.to_vec()))
+                            .collect()
+                    })
+                    // one leniency more: headers, their empty line, and the delimiter at once
+                    // are a part with empty content
+                    .or_else(|| {
+                        (body.starts_with(b"--b\r\nC: x"))
+                            .then(|| vec![(vec![("C".into(), "x".into())], Vec::new())])
+                    });
             for size in 1..=body.len() {
                 let got = parse(body, boundary, size).ok();
-                assert_eq!(got, want, "{:?} in chunks of {size}", String::from_utf8_lossy(body));
+                assert_eq!(
+                    got,
+                    want,
+                    "{:?} in chunks of {size}",
+                    String::from_utf8_lossy(body)
+                );
             }
         }
     }
 
     #[test]
     fn refuses_what_split_multipart_refuses() {
-        let bad_bodies: &[&[u8]] = &[b"no delimiter", b"--b\r\nA: 1\r\n\r\nabc", b"--bx\r\n\r\n--b--", b"--b\r\nno blank line\r\n--b--"];
+        let bad_bodies: &[&[u8]] = &[
+            b"no delimiter",
+            b"--b\r\nA: 1\r\n\r\nabc",
+            b"--bx\r\n\r\n--b--",
+            b"--b\r\nno blank line\r\n--b--",
+        ];
         for body in bad_bodies {
-            assert!(split_multipart(&Bytes::copy_from_slice(body), "b").is_err(), "{:?}", String::from_utf8_lossy(body));
+            assert!(
+                split_multipart(&Bytes::copy_from_slice(body), "b").is_err(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
             for size in 1..=body.len() {
-                assert!(parse(body, "b", size).is_err(), "{:?} at {size}", String::from_utf8_lossy(body));
+                assert!(
+                    parse(body, "b", size).is_err(),
+                    "{:?} at {size}",
+                    String::from_utf8_lossy(body)
+                );
             }
         }
     }
@@ -345,7 +416,10 @@ mod tests {
                     got.extend_from_slice(&d);
                 }
             }
-            assert!(p.buf.len() <= 8192 + 16, "the parser holds no more than a chunk");
+            assert!(
+                p.buf.len() <= 8192 + 16,
+                "the parser holds no more than a chunk"
+            );
         }
         p.finish().unwrap();
         assert_eq!(got, content);

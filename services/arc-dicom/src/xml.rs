@@ -29,11 +29,16 @@ fn escape(s: &str, out: &mut String) {
 
 fn keyword(tag: &str) -> Option<&'static str> {
     let t = crate::parse::parse_tag(tag)?;
-    StandardDataDictionary.by_tag(t).map(|e| e.alias()).filter(|a| !a.is_empty())
+    StandardDataDictionary
+        .by_tag(t)
+        .map(|e| e.alias())
+        .filter(|a| !a.is_empty())
 }
 
 fn write_dataset(dataset: &Value, out: &mut String) {
-    let Some(map) = dataset.as_object() else { return };
+    let Some(map) = dataset.as_object() else {
+        return;
+    };
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort();
     for key in keys {
@@ -87,7 +92,13 @@ fn write_dataset(dataset: &Value, out: &mut String) {
 /// One component group of a person name (PS3.19 A.1.1: FamilyName, GivenName, MiddleName,
 /// NamePrefix, NameSuffix).
 fn write_pn_group(group: &str, value: &str, out: &mut String) {
-    const PARTS: [&str; 5] = ["FamilyName", "GivenName", "MiddleName", "NamePrefix", "NameSuffix"];
+    const PARTS: [&str; 5] = [
+        "FamilyName",
+        "GivenName",
+        "MiddleName",
+        "NamePrefix",
+        "NameSuffix",
+    ];
     out.push_str(&format!("<{group}>"));
     for (name, part) in PARTS.iter().zip(value.split('^')) {
         if !part.is_empty() {

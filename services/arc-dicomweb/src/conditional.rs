@@ -18,7 +18,13 @@ pub(crate) struct Validators {
 impl Validators {
     /// The validators of a study, series or instance in the representation `variant`
     /// (media type, transfer syntaxes, query options: each has its own ETag).
-    pub(crate) fn of(retrieve: &Retrieve, study: &str, series: Option<&str>, instance: Option<&str>, variant: &str) -> Result<Self, ApiError> {
+    pub(crate) fn of(
+        retrieve: &Retrieve,
+        study: &str,
+        series: Option<&str>,
+        instance: Option<&str>,
+        variant: &str,
+    ) -> Result<Self, ApiError> {
         let (seq, millis) = retrieve.version(study, series, instance)?;
         let etag = format!("\"{seq}-{:08x}\"", crc32fast::hash(variant.as_bytes()));
         let modified = UNIX_EPOCH + Duration::from_secs((millis.max(0) / 1000) as u64);
@@ -30,9 +36,14 @@ impl Validators {
         let fresh = if let Some(inm) = headers.get(header::IF_NONE_MATCH) {
             // weak comparison (RFC 9110 13.1.2): W/ prefixes do not matter
             let inm = inm.to_str().unwrap_or("");
-            inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == "*" || t == self.etag)
+            inm.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == "*" || t == self.etag)
         } else if let Some(ims) = headers.get(header::IF_MODIFIED_SINCE) {
-            ims.to_str().ok().and_then(|v| httpdate::parse_http_date(v).ok()).is_some_and(|since| self.modified <= since)
+            ims.to_str()
+                .ok()
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .is_some_and(|since| self.modified <= since)
         } else {
             false
         };

@@ -4,7 +4,10 @@
 //! the object built is what is stored.
 
 use crate::{ApiError, AppState};
-use arc_archive::{PartOutcome, PartResult, SpooledPart, StoreContext, CANNOT_UNDERSTAND, DATA_SET_DOES_NOT_MATCH, OUT_OF_RESOURCES};
+use arc_archive::{
+    PartOutcome, PartResult, SpooledPart, StoreContext, CANNOT_UNDERSTAND, DATA_SET_DOES_NOT_MATCH,
+    OUT_OF_RESOURCES,
+};
 use arc_dicom::{build_instance, parse_content_type, BuildError, BulkPart, Supplements};
 use std::collections::HashMap;
 
@@ -17,23 +20,37 @@ pub(crate) fn new_uid() -> String {
 }
 
 fn media_type(part: &SpooledPart) -> String {
-    part.header("content-type").and_then(|ct| parse_content_type(ct).ok()).map(|m| m.essence()).unwrap_or_else(|| "application/octet-stream".into())
+    part.header("content-type")
+        .and_then(|ct| parse_content_type(ct).ok())
+        .map(|m| m.essence())
+        .unwrap_or_else(|| "application/octet-stream".into())
 }
 
 /// Builds and prepares one instance per metadata data set.
-pub(crate) async fn store(state: &AppState, parts: Vec<SpooledPart>, ctx: &StoreContext) -> Result<Vec<PartOutcome>, ApiError> {
+pub(crate) async fn store(
+    state: &AppState,
+    parts: Vec<SpooledPart>,
+    ctx: &StoreContext,
+) -> Result<Vec<PartOutcome>, ApiError> {
     let mut datasets = Vec::new();
     let mut bulk: HashMap<String, usize> = HashMap::new();
     let mut bulk_parts = Vec::new();
     for part in parts {
         match media_type(&part).as_str() {
             "application/dicom+json" | "application/json" => {
-                let bytes = part.read_all().map_err(|e| ApiError::Unavailable(format!("cannot read a spooled part: {e}")))?;
-                let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("the metadata part is not JSON: {e}")))?;
+                let bytes = part.read_all().map_err(|e| {
+                    ApiError::Unavailable(format!("cannot read a spooled part: {e}"))
+                })?;
+                let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    ApiError::BadRequest(format!("the metadata part is not JSON: {e}"))
+                })?;
                 match doc {
                     serde_json::Value::Array(items) => datasets.extend(items),
                     obj @ serde_json::Value::Object(_) => datasets.push(obj),
-                    _ => return Err(ApiError::BadRequest("the metadata part is neither a DICOM JSON data set nor an array of them".into())),
+                    _ => return Err(ApiError::BadRequest(
+                        "the metadata part is neither a DICOM JSON data set nor an array of them"
+                            .into(),
+                    )),
                 }
             }
             _ => {
@@ -42,17 +59,28 @@ pub(crate) async fn store(state: &AppState, parts: Vec<SpooledPart>, ctx: &Store
                     bulk.insert(loc.trim().to_string(), i);
                 }
                 if let Some(id) = part.header("content-id") {
-                    bulk.insert(format!("cid:{}", id.trim().trim_start_matches('<').trim_end_matches('>')), i);
+                    bulk.insert(
+                        format!(
+                            "cid:{}",
+                            id.trim().trim_start_matches('<').trim_end_matches('>')
+                        ),
+                        i,
+                    );
                 }
                 bulk_parts.push(part);
             }
         }
     }
     if datasets.is_empty() {
-        return Err(ApiError::BadRequest("the request holds no application/dicom+json metadata part".into()));
+        return Err(ApiError::BadRequest(
+            "the request holds no application/dicom+json metadata part".into(),
+        ));
     }
     let now = chrono::Utc::now();
-    let (date, time) = (now.format("%Y%m%d").to_string(), now.format("%H%M%S").to_string());
+    let (date, time) = (
+        now.format("%Y%m%d").to_string(),
+        now.format("%H%M%S").to_string(),
+    );
     // one generated study per request, one generated series per study: an upload of
     // several files without UIDs lands in one series
     let request_study = ctx.study_uid.clone().unwrap_or_else(new_uid);
@@ -60,24 +88,49 @@ pub(crate) async fn store(state: &AppState, parts: Vec<SpooledPart>, ctx: &Store
     let bulk_parts = std::sync::Arc::new(bulk_parts);
     let mut outcomes = Vec::with_capacity(datasets.len());
     for ds in datasets {
-        let study = ds.get("0020000D").and_then(|a| a.get("Value")).and_then(|v| v.get(0)).and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| request_study.clone());
-        let series = series_of.entry(study.clone()).or_insert_with(new_uid).clone();
-        let sup = Supplements { study_uid: study, series_uid: series, sop_instance_uid: new_uid(), date: date.clone(), time: time.clone() };
+        let study = ds
+            .get("0020000D")
+            .and_then(|a| a.get("Value"))
+            .and_then(|v| v.get(0))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| request_study.clone());
+        let series = series_of
+            .entry(study.clone())
+            .or_insert_with(new_uid)
+            .clone();
+        let sup = Supplements {
+            study_uid: study,
+            series_uid: series,
+            sop_instance_uid: new_uid(),
+            date: date.clone(),
+            time: time.clone(),
+        };
         let (bulk, parts) = (bulk.clone(), bulk_parts.clone());
         let built = tokio::task::spawn_blocking(move || {
             let mut too_big = None;
             let mut resolve = |uri: &str| -> Option<BulkPart> {
-                let i = bulk.get(uri).copied().or_else(|| bulk.iter().find(|(k, _)| k.ends_with(uri) || uri.ends_with(k.as_str())).map(|(_, i)| *i))?;
+                let i = bulk.get(uri).copied().or_else(|| {
+                    bulk.iter()
+                        .find(|(k, _)| k.ends_with(uri) || uri.ends_with(k.as_str()))
+                        .map(|(_, i)| *i)
+                })?;
                 let part = &parts[i];
                 if part.size > MAX_BULK_PART {
                     too_big = Some(uri.to_string());
                     return None;
                 }
-                Some(BulkPart { media_type: media_type(part), data: part.read_all().ok()? })
+                Some(BulkPart {
+                    media_type: media_type(part),
+                    data: part.read_all().ok()?,
+                })
             };
             let r = build_instance(&ds, &mut resolve, &sup);
             match too_big {
-                Some(uri) => Err((OUT_OF_RESOURCES, format!("bulk data {uri} is larger than {} MiB", MAX_BULK_PART >> 20))),
+                Some(uri) => Err((
+                    OUT_OF_RESOURCES,
+                    format!("bulk data {uri} is larger than {} MiB", MAX_BULK_PART >> 20),
+                )),
                 None => r.map_err(|e| match e {
                     BuildError::CannotUnderstand(r) => (CANNOT_UNDERSTAND, r),
                     BuildError::DoesNotMatch(r) => (DATA_SET_DOES_NOT_MATCH, r),
@@ -87,8 +140,18 @@ pub(crate) async fn store(state: &AppState, parts: Vec<SpooledPart>, ctx: &Store
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
         outcomes.push(match built {
-            Ok(bytes) => state.archive.prepare(SpooledPart::from_bytes(Vec::new(), bytes.into()), ctx).await?,
-            Err((status, reason)) => Err(PartResult::Failed { sop_class_uid: None, sop_instance_uid: None, status, reason }),
+            Ok(bytes) => {
+                state
+                    .archive
+                    .prepare(SpooledPart::from_bytes(Vec::new(), bytes.into()), ctx)
+                    .await?
+            }
+            Err((status, reason)) => Err(PartResult::Failed {
+                sop_class_uid: None,
+                sop_instance_uid: None,
+                status,
+                reason,
+            }),
         });
     }
     Ok(outcomes)

@@ -36,9 +36,16 @@ fn parse_filter(query: &Option<String>) -> Result<Filter, ApiError> {
                 for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     if name == "all" {
                         f.include = None;
-                        return Ok(Filter { include: None, ..parse_private(query)? });
+                        return Ok(Filter {
+                            include: None,
+                            ..parse_private(query)?
+                        });
                     }
-                    let tag = arc_dicom::tag_of(name).ok_or_else(|| ApiError::BadRequest(format!("includefield {name:?} is not a DICOM keyword or tag")))?;
+                    let tag = arc_dicom::tag_of(name).ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "includefield {name:?} is not a DICOM keyword or tag"
+                        ))
+                    })?;
                     f.include.get_or_insert_with(BTreeSet::new).insert(tag);
                 }
             }
@@ -63,7 +70,9 @@ fn parse_bool(v: &str) -> Result<bool, ApiError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        other => Err(ApiError::BadRequest(format!("excludeprivate must be true or false, not {other:?}"))),
+        other => Err(ApiError::BadRequest(format!(
+            "excludeprivate must be true or false, not {other:?}"
+        ))),
     }
 }
 
@@ -96,32 +105,68 @@ impl Filter {
 type Q = RawQuery;
 
 /// GET /studies/{study}/metadata
-pub(crate) async fn study_metadata(State(s): State<AppState>, Path((aet, st)): Path<(String, String)>, OriginalUri(u): OriginalUri, RawQuery(q): Q, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn study_metadata(
+    State(s): State<AppState>,
+    Path((aet, st)): Path<(String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     metadata(s, aet, st, None, None, u, q, h).await
 }
 
 /// GET /studies/{study}/series/{series}/metadata
-pub(crate) async fn series_metadata(State(s): State<AppState>, Path((aet, st, se)): Path<(String, String, String)>, OriginalUri(u): OriginalUri, RawQuery(q): Q, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn series_metadata(
+    State(s): State<AppState>,
+    Path((aet, st, se)): Path<(String, String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     metadata(s, aet, st, Some(se), None, u, q, h).await
 }
 
 /// GET /studies/{study}/series/{series}/instances/{instance}/metadata
-pub(crate) async fn instance_metadata(State(s): State<AppState>, Path((aet, st, se, i)): Path<(String, String, String, String)>, OriginalUri(u): OriginalUri, RawQuery(q): Q, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn instance_metadata(
+    State(s): State<AppState>,
+    Path((aet, st, se, i)): Path<(String, String, String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     metadata(s, aet, st, Some(se), Some(i), u, q, h).await
 }
 
 /// GET /studies/{study}/bulkdata
-pub(crate) async fn study_bulkdata(State(s): State<AppState>, Path((aet, st)): Path<(String, String)>, OriginalUri(u): OriginalUri, RawQuery(q): Q, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn study_bulkdata(
+    State(s): State<AppState>,
+    Path((aet, st)): Path<(String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     bulkdata_all(s, aet, st, None, None, u, q, h).await
 }
 
 /// GET /studies/{study}/series/{series}/bulkdata
-pub(crate) async fn series_bulkdata(State(s): State<AppState>, Path((aet, st, se)): Path<(String, String, String)>, OriginalUri(u): OriginalUri, RawQuery(q): Q, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn series_bulkdata(
+    State(s): State<AppState>,
+    Path((aet, st, se)): Path<(String, String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     bulkdata_all(s, aet, st, Some(se), None, u, q, h).await
 }
 
 /// GET /studies/{study}/series/{series}/instances/{instance}/bulkdata
-pub(crate) async fn instance_bulkdata(State(s): State<AppState>, Path((aet, st, se, i)): Path<(String, String, String, String)>, OriginalUri(u): OriginalUri, RawQuery(q): Q, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn instance_bulkdata(
+    State(s): State<AppState>,
+    Path((aet, st, se, i)): Path<(String, String, String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     bulkdata_all(s, aet, st, Some(se), Some(i), u, q, h).await
 }
 
@@ -142,7 +187,13 @@ async fn metadata(
     let retrieve = state.archive.retrieve();
     let selected = retrieve.select(&study, series.as_deref(), instance.as_deref())?;
     let variant = format!("metadata {format:?} {filter:?}");
-    let validators = conditional::Validators::of(&retrieve, &study, series.as_deref(), instance.as_deref(), &variant)?;
+    let validators = conditional::Validators::of(
+        &retrieve,
+        &study,
+        series.as_deref(),
+        instance.as_deref(),
+        &variant,
+    )?;
     if let Some(r) = validators.check(&headers) {
         return Ok(r);
     }
@@ -152,16 +203,25 @@ async fn metadata(
         let mut header = retrieve.header(&sop, &rec).await?;
         arc_dicom::merge_json(&mut header, &rec.overrides());
         filter.apply(&mut header);
-        let instance_url = urls::retrieve_url(&base, &rec.study_uid, Some(&rec.series_uid), Some(&sop));
+        let instance_url =
+            urls::retrieve_url(&base, &rec.study_uid, Some(&rec.series_uid), Some(&sop));
         absolutize(&mut header, &instance_url);
         out.push(header);
     }
     let mut resp = match format {
-        Structured::Json => ([(header::CONTENT_TYPE, "application/dicom+json".to_string())], Value::Array(out).to_string()).into_response(),
+        Structured::Json => (
+            [(header::CONTENT_TYPE, "application/dicom+json".to_string())],
+            Value::Array(out).to_string(),
+        )
+            .into_response(),
         Structured::Xml => {
             let mut w = arc_dicom::MultipartWriter::new("application/dicom+xml");
             for h in &out {
-                w.part("application/dicom+xml", &[], arc_dicom::json_to_native_xml(h).into_bytes());
+                w.part(
+                    "application/dicom+xml",
+                    &[],
+                    arc_dicom::json_to_native_xml(h).into_bytes(),
+                );
             }
             let ct = w.content_type();
             ([(header::CONTENT_TYPE, ct)], w.finish()).into_response()
@@ -198,7 +258,11 @@ fn bulk_paths(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => {
             for (k, v) in map {
                 match (k.as_str(), v) {
-                    ("BulkDataURI", Value::String(s)) if s.starts_with(arc_dicom::BULKDATA_PREFIX) => out.push(s.clone()),
+                    ("BulkDataURI", Value::String(s))
+                        if s.starts_with(arc_dicom::BULKDATA_PREFIX) =>
+                    {
+                        out.push(s.clone())
+                    }
                     _ => bulk_paths(v, out),
                 }
             }
@@ -209,11 +273,21 @@ fn bulk_paths(value: &Value, out: &mut Vec<String>) {
 }
 
 /// The parts of one bulk value as the client accepts them: `(content type, location, bytes)`.
-fn parts_of(value: BulkValue, location: &str, choice: &BulkChoice) -> Vec<(String, String, Vec<u8>)> {
+fn parts_of(
+    value: BulkValue,
+    location: &str,
+    choice: &BulkChoice,
+) -> Vec<(String, String, Vec<u8>)> {
     match value {
-        BulkValue::Native(bytes) if choice.octet_stream => vec![("application/octet-stream".into(), location.into(), bytes)],
+        BulkValue::Native(bytes) if choice.octet_stream => {
+            vec![("application/octet-stream".into(), location.into(), bytes)]
+        }
         BulkValue::Native(_) => Vec::new(),
-        BulkValue::Encapsulated { media_type, transfer_syntax, frames } if choice.takes(media_type) => {
+        BulkValue::Encapsulated {
+            media_type,
+            transfer_syntax,
+            frames,
+        } if choice.takes(media_type) => {
             let ct = format!("{media_type}; transfer-syntax={transfer_syntax}");
             let one = frames.len() == 1;
             frames
@@ -221,7 +295,15 @@ fn parts_of(value: BulkValue, location: &str, choice: &BulkChoice) -> Vec<(Strin
                 .enumerate()
                 .map(|(i, f)| {
                     // several frames: each at its frame URL (PS3.18 10.4.1.1.4)
-                    let loc = if one { location.to_string() } else { format!("{}/frames/{}", location.split("/bulkdata/").next().unwrap_or(location), i + 1) };
+                    let loc = if one {
+                        location.to_string()
+                    } else {
+                        format!(
+                            "{}/frames/{}",
+                            location.split("/bulkdata/").next().unwrap_or(location),
+                            i + 1
+                        )
+                    };
                     (ct.clone(), loc, f)
                 })
                 .collect()
@@ -245,7 +327,13 @@ async fn bulkdata_all(
     let choice = accept::bulk(&headers, accept_param(&query).as_deref())?;
     let retrieve = state.archive.retrieve();
     let selected = retrieve.select(&study, series.as_deref(), instance.as_deref())?;
-    let validators = conditional::Validators::of(&retrieve, &study, series.as_deref(), instance.as_deref(), &format!("bulkdata {choice:?}"))?;
+    let validators = conditional::Validators::of(
+        &retrieve,
+        &study,
+        series.as_deref(),
+        instance.as_deref(),
+        &format!("bulkdata {choice:?}"),
+    )?;
     if let Some(r) = validators.check(&headers) {
         return Ok(r);
     }
@@ -279,7 +367,9 @@ async fn bulkdata_all(
         }
     });
     let ct = format!("multipart/related; type=\"application/octet-stream\"; boundary={boundary}");
-    let close = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n"))) });
+    let close = futures::stream::once(async move {
+        Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n")))
+    });
     let body = parts
         .map(|r| match r {
             Ok(s) => s.left_stream(),
@@ -304,8 +394,16 @@ pub(crate) async fn bulkdata(
     check_aet(&state, &aet)?;
     let choice = accept::bulk(&headers, accept_param(&q).as_deref())?;
     let retrieve = state.archive.retrieve();
-    let (_, rec) = retrieve.select(&study, Some(&series), Some(&instance))?.remove(0);
-    let validators = conditional::Validators::of(&retrieve, &study, Some(&series), Some(&instance), &format!("bulk {path} {choice:?}"))?;
+    let (_, rec) = retrieve
+        .select(&study, Some(&series), Some(&instance))?
+        .remove(0);
+    let validators = conditional::Validators::of(
+        &retrieve,
+        &study,
+        Some(&series),
+        Some(&instance),
+        &format!("bulk {path} {choice:?}"),
+    )?;
     if let Some(r) = validators.check(&headers) {
         return Ok(r);
     }
@@ -315,7 +413,9 @@ pub(crate) async fn bulkdata(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::BadRequest(format!("bulk data path {path}: {e}")))?
-        .ok_or_else(|| ApiError::NotFound(format!("instance {instance} has no bulk data at {path}")))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("instance {instance} has no bulk data at {path}"))
+        })?;
     let kind = match &value {
         BulkValue::Native(_) => "application/octet-stream".to_string(),
         BulkValue::Encapsulated { media_type, .. } => media_type.to_string(),
@@ -323,7 +423,9 @@ pub(crate) async fn bulkdata(
     let location = format!("{}{}", urls::origin_of(&headers), uri.path());
     let parts = parts_of(value, &location, &choice);
     if parts.is_empty() {
-        return Err(ApiError::NotAcceptable(format!("bulk data {path} is {kind}; offered: multipart/related; type=\"{kind}\"")));
+        return Err(ApiError::NotAcceptable(format!(
+            "bulk data {path} is {kind}; offered: multipart/related; type=\"{kind}\""
+        )));
     }
     let mut w = arc_dicom::MultipartWriter::new(&kind);
     for (ct, loc, data) in parts {
@@ -345,10 +447,19 @@ mod tests {
         let mut paths = Vec::new();
         bulk_paths(&v, &mut paths);
         paths.sort();
-        assert_eq!(paths, vec!["bulkdata/00540016/0/00181072", "bulkdata/7FE00010"]);
+        assert_eq!(
+            paths,
+            vec!["bulkdata/00540016/0/00181072", "bulkdata/7FE00010"]
+        );
         absolutize(&mut v, "http://h/rs/studies/1/series/2/instances/3");
-        assert_eq!(v["7FE00010"]["BulkDataURI"], "http://h/rs/studies/1/series/2/instances/3/bulkdata/7FE00010");
-        assert_eq!(v["00540016"]["Value"][0]["00181072"]["BulkDataURI"], "http://h/rs/studies/1/series/2/instances/3/bulkdata/00540016/0/00181072");
+        assert_eq!(
+            v["7FE00010"]["BulkDataURI"],
+            "http://h/rs/studies/1/series/2/instances/3/bulkdata/7FE00010"
+        );
+        assert_eq!(
+            v["00540016"]["Value"][0]["00181072"]["BulkDataURI"],
+            "http://h/rs/studies/1/series/2/instances/3/bulkdata/00540016/0/00181072"
+        );
     }
 
     #[test]
@@ -363,9 +474,16 @@ mod tests {
         let keys: Vec<&String> = h.as_object().unwrap().keys().collect();
         assert_eq!(keys, vec!["00080018", "00080060", "00100010"]);
         let mut nested = serde_json::json!({"00081115": {"vr": "SQ", "Value": [{"00291010": {"vr": "OB"}, "0020000E": {"vr": "UI"}}]}});
-        parse_filter(&Some("excludeprivate=true".into())).unwrap().apply(&mut nested);
+        parse_filter(&Some("excludeprivate=true".into()))
+            .unwrap()
+            .apply(&mut nested);
         assert!(nested["00081115"]["Value"][0].get("00291010").is_none());
         assert!(parse_filter(&Some("includefield=NotAKeyword".into())).is_err());
-        assert_eq!(parse_filter(&Some("includefield=all".into())).unwrap().include, None);
+        assert_eq!(
+            parse_filter(&Some("includefield=all".into()))
+                .unwrap()
+                .include,
+            None
+        );
     }
 }

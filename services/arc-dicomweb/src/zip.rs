@@ -59,7 +59,9 @@ impl ZipWriter {
 
     /// Closes the open entry: its data descriptor.
     pub(crate) fn end(&mut self) -> Bytes {
-        let Some((name, crc, size, offset)) = self.current.take() else { return Bytes::new() };
+        let Some((name, crc, size, offset)) = self.current.take() else {
+            return Bytes::new();
+        };
         let crc = crc.finalize();
         let mut b = BytesMut::with_capacity(24);
         b.put_u32_le(0x0807_4b50);
@@ -72,7 +74,12 @@ impl ZipWriter {
             b.put_u32_le(size as u32);
         }
         self.offset += b.len() as u64;
-        self.entries.push(Entry { name, crc, size, offset });
+        self.entries.push(Entry {
+            name,
+            crc,
+            size,
+            offset,
+        });
         b.freeze()
     }
 
