@@ -11,7 +11,7 @@ import requests
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from conftest import Server
+from conftest import FIXTURES, Server
 
 MiB = 1 << 20
 PART_PIXELS = 256 * MiB  # 16 frames of 4096 x 4096, 8 bits
@@ -135,6 +135,14 @@ def test_a_body_past_the_limit_is_refused_and_nothing_is_stored(tmp_path, monkey
         assert r.status_code == 413, r.text
         assert "max_request_bytes" in r.text
         assert r.headers.get("Access-Control-Allow-Origin") == "*"
+        assert requests.get(f"{s.base}/instances").json() == []
+        # a whole first part, then the body ends without its closing delimiter: 400, and
+        # the part already written is not recorded
+        small = (FIXTURES / "pydicom" / "CT_small.dcm").read_bytes()
+        cut = f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode() + small + f"\r\n--{BOUNDARY}\r\n\r\npartial".encode()
+        ct = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
+        r = requests.post(f"{s.base}/studies", data=cut, headers={"Content-Type": ct})
+        assert r.status_code == 400 and "closing boundary" in r.text, r.text
         assert requests.get(f"{s.base}/instances").json() == []
         assert requests.get(f"{s.url}/health").status_code == 200
     finally:

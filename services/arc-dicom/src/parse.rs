@@ -70,6 +70,9 @@ pub const MAX_HEADER_BYTES: u64 = 64 << 20;
 /// data when the object goes on past the header. Unlike [`parse_instance`], the rest of
 /// the object is not checked for truncation, and a data set whose VR encoding contradicts
 /// its declared transfer syntax is not tolerated.
+///
+/// Pixel Data is assumed present when the object goes on past the attributes read, or
+/// has an image pixel module (Rows).
 pub fn parse_instance_header<R: std::io::Read>(reader: R, len: u64) -> Result<ParsedInstance, DicomError> {
     let (meta, file, consumed) = crate::read::open_header(reader, MAX_HEADER_BYTES)?;
     let obj: &InMemDicomObject = &file;
@@ -84,8 +87,9 @@ pub fn parse_instance_header<R: std::io::Read>(reader: R, len: u64) -> Result<Pa
             .ok_or(DicomError::MissingAttribute(keyword))
     };
     let mut header_json = dataset_to_json(obj);
-    if consumed < len {
-        // read_until stopped at Pixel Data (7FE0,0010): it follows, as bulk data
+    // read_until stopped at Pixel Data (7FE0,0010) when the object goes on (read-ahead may
+    // hide that in a small object: an image's pixel module says it too)
+    if consumed < len || attrs.contains_key("00280010") {
         let vr = if crate::ts::is_encapsulated(&meta.transfer_syntax)
             || attrs.get("00280100").and_then(|a| a.first()).is_some_and(|b| b == "8")
         {
