@@ -125,6 +125,7 @@ fn parse(part: &SpooledPart) -> Result<ParsedInstance, DicomError> {
 }
 
 /// Checks a parsed part against the request and makes its header blob (blocking).
+#[allow(clippy::result_large_err)] // the failure is the part's answer, built once
 fn check(parsed: ParsedInstance, part: &SpooledPart, ctx: &StoreContext, overwrite: OverwritePolicy) -> Result<(InstanceStored, Vec<u8>), PartResult> {
     if let Some(study) = ctx.study_uid.as_deref() {
         if parsed.study_uid != study {

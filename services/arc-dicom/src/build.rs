@@ -174,14 +174,11 @@ fn values(tag: &str, vr: VR, vals: &[J]) -> Result<PrimitiveValue, BuildError> {
 
 /// A data set from DICOM JSON; bulk data references are handed to `bulk`, which returns
 /// the element to put (or an error).
-fn dataset(
-    j: &J,
-    bulk: &mut dyn FnMut(
-        Tag,
-        VR,
-        &str,
-    ) -> Result<Option<DataElement<InMemDicomObject>>, BuildError>,
-) -> Result<InMemDicomObject, BuildError> {
+/// Turns a BulkDataURI of an attribute into the element to put (`None`: leave it out).
+type ResolveBulk<'a> =
+    dyn FnMut(Tag, VR, &str) -> Result<Option<DataElement<InMemDicomObject>>, BuildError> + 'a;
+
+fn dataset(j: &J, bulk: &mut ResolveBulk<'_>) -> Result<InMemDicomObject, BuildError> {
     let map = j
         .as_object()
         .ok_or_else(|| cannot("a data set is not a JSON object"))?;

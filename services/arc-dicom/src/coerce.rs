@@ -62,7 +62,7 @@ pub fn coercion_attr(key: &str, value: &str) -> Result<(String, AttrValue), Dico
             DicomError::Unsupported(format!("{v:?} is not a valid {vr} value for {key}"))
         })?;
     }
-    Ok((key, AttrValue::text(&vr.to_string(), values)))
+    Ok((key, AttrValue::text(vr.to_string(), values)))
 }
 
 /// The tag key (`GGGGEEEE`) of a keyword or tag, if the dictionary knows it.

@@ -291,17 +291,20 @@ mod tests {
     use super::*;
     use crate::split_multipart;
 
+    /// (headers, content) per part.
+    type Parsed = Vec<(Vec<(String, String)>, Vec<u8>)>;
+
     /// Parses `body` fed in chunks of `size`; returns (headers, content) per part.
     fn parse(
         body: &[u8],
         boundary: &str,
         size: usize,
-    ) -> Result<Vec<(Vec<(String, String)>, Vec<u8>)>, DicomError> {
+    ) -> Result<Parsed, DicomError> {
         let mut p = MultipartParser::new(boundary)?;
-        let mut out: Vec<(Vec<(String, String)>, Vec<u8>)> = Vec::new();
+        let mut out: Parsed = Vec::new();
         let mut open = false;
         let mut drain = |p: &mut MultipartParser,
-                         out: &mut Vec<(Vec<(String, String)>, Vec<u8>)>|
+                         out: &mut Parsed|
          -> Result<(), DicomError> {
             while let Some(e) = p.next_event()? {
                 match e {
@@ -348,7 +351,7 @@ mod tests {
     #[test]
     fn agrees_with_split_multipart_at_every_chunking() {
         for (body, boundary) in BODIES {
-            let want: Option<Vec<(Vec<(String, String)>, Vec<u8>)>> =
+            let want: Option<Parsed> =
                 split_multipart(&Bytes::copy_from_slice(body), boundary)
                     .ok()
                     .map(|parts| {
