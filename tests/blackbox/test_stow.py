@@ -55,6 +55,15 @@ def test_coercion_is_served_everywhere_while_the_blob_stays_as_received(server):
         assert got.InstitutionName == "Coercion Hospital"
         assert got.file_meta.TransferSyntaxUID == orig.file_meta.TransferSyntaxUID
         assert got.pixel_array.tolist() == orig.pixel_array.tolist()
+    # the log decides: a rebuilt projection serves the same coerced values and ETags
+    etag = requests.get(f"{inst}/metadata").headers["ETag"]
+    server.stop()
+    assert "reindexed" in server.run("reindex").stdout
+    server.start()  # on a new port
+    inst = inst.replace(inst.split("/aets/")[0], server.url)
+    assert [x["0020000D"]["Value"][0] for x in requests.get(f"{server.base}/studies", params={"PatientID": "COERCED1"}).json()] == [orig.StudyInstanceUID]
+    again = requests.get(f"{inst}/metadata")
+    assert again.headers["ETag"] == etag and again.json()[0]["00100010"]["Value"] == [{"Alphabetic": "Coerced^Name"}]
 
 
 def test_a_value_outside_the_stored_character_set_switches_to_utf8(server):
