@@ -139,3 +139,33 @@ def test_bad_metadata_and_bulk_fail_with_reasons(server):
     ct = 'multipart/related; type="application/dicom+json"; boundary=b'
     r = requests.post(f"{server.base}/studies", data=b"--b\r\nContent-Type: application/dicom+json\r\n\r\n{broken\r\n--b--\r\n", headers={"Content-Type": ct})
     assert r.status_code == 400 and "JSON" in r.text
+
+
+def test_xml_metadata_with_bulk_data(server):
+    pdf = encoded("PDF")
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<NativeDicomModel xmlns="http://dicom.nema.org/PS3.19/models/NativeDICOM">'
+        '<DicomAttribute tag="00100010" vr="PN" keyword="PatientName"><PersonName number="1"><Alphabetic>'
+        "<FamilyName>Xml</FamilyName><GivenName>Søren</GivenName></Alphabetic></PersonName></DicomAttribute>"
+        '<DicomAttribute tag="00080005" vr="CS"><Value number="1">ISO_IR 192</Value></DicomAttribute>'
+        '<DicomAttribute tag="00200013" vr="IS"><Value number="1">5</Value></DicomAttribute>'
+        '<DicomAttribute tag="00420011" vr="OB"><BulkData uri="doc/report.pdf"/></DicomAttribute>'
+        "</NativeDicomModel>"
+    )
+    boundary = "xml-bulk"
+    body = (
+        f"--{boundary}\r\nContent-Type: application/dicom+xml\r\n\r\n{xml}\r\n"
+        f"--{boundary}\r\nContent-Type: application/pdf\r\nContent-Location: doc/report.pdf\r\n\r\n"
+    ).encode() + pdf + f"\r\n--{boundary}--\r\n".encode()
+    ct = f'multipart/related; type="application/dicom+xml"; boundary={boundary}'
+    r = requests.post(f"{server.base}/studies", data=body, headers={"Content-Type": ct, "Accept": "application/dicom+xml"})
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/dicom+xml")
+    url = r.text.split("<DicomAttribute tag=\"00081190\"")[-1].split("<Value number=\"1\">")[1].split("</Value>")[0]
+    ds = fetch(url)
+    assert str(ds.PatientName) == "Xml^Søren" and ds.InstanceNumber == 5
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.1" and ds.EncapsulatedDocument[: len(pdf)] == pdf
+    bad = f"--{boundary}\r\nContent-Type: application/dicom+xml\r\n\r\n<NativeDicomModel>\r\n--{boundary}--\r\n"
+    r = requests.post(f"{server.base}/studies", data=bad.encode(), headers={"Content-Type": ct})
+    assert r.status_code == 400 and "XML" in r.text

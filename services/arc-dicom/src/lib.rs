@@ -16,6 +16,7 @@ mod read;
 pub mod ts;
 mod values;
 mod xml;
+mod xml_read;
 
 pub use build::{build_instance, BuildError, BulkPart, Supplements, IMPLEMENTATION_CLASS_UID};
 pub use media::{jpeg_info, mp4_info, png_decode, PixelModule};
@@ -28,4 +29,5 @@ pub use multipart::{new_boundary, split_multipart, MultipartWriter, Part};
 pub use multipart_stream::{MultipartEvent, MultipartParser};
 pub use parse::{header_json, parse_instance, parse_instance_header, ParsedInstance, MAX_HEADER_BYTES};
 pub use xml::json_to_native_xml;
+pub use xml_read::native_xml_to_json;
 pub use ts::{is_encapsulated, to_explicit_vr_le};

@@ -1,5 +1,6 @@
 //! STOW-RS (PS3.18 10.5): `multipart/related; type="application/dicom"` (or
-//! `type="application/dicom+json"`, metadata with bulk data parts) in, a Store Instances
+//! `type="application/dicom+json"` / `"application/dicom+xml"`, metadata with bulk data
+//! parts) in, a Store Instances
 //! Response out as DICOM JSON or, when asked, the Native DICOM Model — Referenced SOP
 //! Sequence with Retrieve URLs and Warning Reasons, Failed SOP Sequence with Failure Reasons;
 //! 200 all stored, 202 some failed or stored with warnings, 409 none stored.
@@ -60,7 +61,7 @@ pub(crate) async fn stow_study(
 enum Kind {
     /// Part 10 objects.
     Dicom,
-    /// DICOM JSON metadata with bulk data parts (PS3.18 10.5.1.2.2).
+    /// DICOM JSON or XML metadata with bulk data parts (PS3.18 10.5.1.2.2).
     JsonBulk,
 }
 
@@ -107,10 +108,10 @@ async fn handle(
     }
     let kind = match mt.param("type").map(|t| t.trim().to_ascii_lowercase()).as_deref() {
         None | Some("application/dicom") => Kind::Dicom,
-        Some("application/dicom+json") | Some("application/json") => Kind::JsonBulk,
+        Some("application/dicom+json") | Some("application/json") | Some("application/dicom+xml") => Kind::JsonBulk,
         Some(t) => {
             return Err(ApiError::UnsupportedMediaType(format!(
-                "multipart/related of type {t:?} is not supported; send type=\"application/dicom\" or type=\"application/dicom+json\""
+                "multipart/related of type {t:?} is not supported; send type=\"application/dicom\", \"application/dicom+json\" or \"application/dicom+xml\""
             )))
         }
     };

@@ -1,5 +1,5 @@
-//! STOW-RS of DICOM JSON metadata with bulk data parts (PS3.18 10.5.1.2.2): each data set of
-//! the metadata becomes a new Part 10 object (arc_dicom::build_instance), its BulkDataURIs
+//! STOW-RS of DICOM JSON (or Native DICOM Model XML) metadata with bulk data parts (PS3.18
+//! 10.5.1.2.2): each data set of the metadata becomes a new Part 10 object (arc_dicom::build_instance), its BulkDataURIs
 //! matched to the parts by Content-Location (or `cid:` Content-ID), missing UIDs made here;
 //! the object built is what is stored.
 
@@ -53,6 +53,18 @@ pub(crate) async fn store(
                     )),
                 }
             }
+            "application/dicom+xml" => {
+                // PS3.18 10.5.1.2.2: one Native DICOM Model part per instance
+                let bytes = part.read_all().map_err(|e| {
+                    ApiError::Unavailable(format!("cannot read a spooled part: {e}"))
+                })?;
+                let text = std::str::from_utf8(&bytes).map_err(|_| {
+                    ApiError::BadRequest("the XML metadata part is not UTF-8".into())
+                })?;
+                let ds = arc_dicom::native_xml_to_json(text)
+                    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+                datasets.push(ds);
+            }
             _ => {
                 let i = bulk_parts.len();
                 if let Some(loc) = part.header("content-location") {
@@ -73,7 +85,8 @@ pub(crate) async fn store(
     }
     if datasets.is_empty() {
         return Err(ApiError::BadRequest(
-            "the request holds no application/dicom+json metadata part".into(),
+            "the request holds no application/dicom+json or application/dicom+xml metadata part"
+                .into(),
         ));
     }
     let now = chrono::Utc::now();
