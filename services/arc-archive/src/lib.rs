@@ -3,15 +3,21 @@
 //! (ARCHITECTURE.md section 1). It also reads stored objects back for the retrieve services.
 
 mod retrieve;
+mod spool;
 mod store;
 
 pub use retrieve::{Retrieve, RetrieveError};
-pub use store::{PartResult, StoreReport, StoreRequest};
+pub use spool::{clean_spool_dir, spool_body, PartContent, SpoolError, SpooledPart, MEMORY_PART_LIMIT};
+pub use store::{
+    PartOutcome, PartResult, Prepared, StoreContext, StoreReport, StoreRequest, CANNOT_UNDERSTAND, COERCION_OF_DATA_ELEMENTS,
+    DATA_SET_DOES_NOT_MATCH, DIFF_STUDY_INSTANCE_UID, FULL_PARSE_LIMIT, OUT_OF_RESOURCES,
+};
 
 use arc_eventlog::EventLog;
 use arc_model::OverwritePolicy;
 use arc_objstore::ObjectStore;
 use arc_projector::Projector;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +37,7 @@ pub struct Archive {
     pub(crate) projector: Projector,
     pub(crate) overwrite: OverwritePolicy,
     pub(crate) write_wait: Duration,
+    pub(crate) spool_dir: PathBuf,
 }
 
 impl Archive {
@@ -42,7 +49,22 @@ impl Archive {
         overwrite: OverwritePolicy,
         write_wait: Duration,
     ) -> Self {
-        Archive { log, store, projector, overwrite, write_wait }
+        Archive { log, store, projector, overwrite, write_wait, spool_dir: std::env::temp_dir().join("arcstream-spool") }
+    }
+
+    /// Spools large request parts under `dir` (the node's data folder), removing leftovers
+    /// of an earlier run.
+    pub fn with_spool_dir(mut self, dir: PathBuf) -> Self {
+        if let Err(e) = spool::clean_spool_dir(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot clean the spool folder");
+        }
+        self.spool_dir = dir;
+        self
+    }
+
+    /// Where request parts are spooled.
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool_dir
     }
 
     /// The projection this node reads from.

@@ -56,6 +56,22 @@ impl Retrieve {
         Ok(self.store.get(&blob_key(&rec.sha256)).await?)
     }
 
+    /// The stored bytes of an instance as a stream of chunks (flat memory for large objects).
+    pub async fn stream(&self, rec: &InstanceRec) -> Result<arc_objstore::ObjectStream, RetrieveError> {
+        Ok(self.store.get_stream(&blob_key(&rec.sha256)).await?)
+    }
+
+    /// The last log position and time (Unix ms) that changed a study, series or instance:
+    /// what ETag and Last-Modified derive from (ARCHITECTURE.md section 4).
+    pub fn version(&self, study: &str, series: Option<&str>, instance: Option<&str>) -> Result<(u64, i64), RetrieveError> {
+        let found = match (series, instance) {
+            (_, Some(i)) => self.state.instance(i)?.map(|r| (r.seq, r.modified)),
+            (Some(se), None) => self.state.series(se)?.map(|r| (r.seq, r.modified)),
+            (None, None) => self.state.study(study)?.map(|r| (r.seq, r.modified)),
+        };
+        found.ok_or_else(|| RetrieveError::NotFound(format!("study {study}")))
+    }
+
     /// The stored header of an instance as DICOM JSON (bulk data as relative BulkDataURIs).
     pub async fn header(&self, sop: &str, rec: &InstanceRec) -> Result<serde_json::Value, RetrieveError> {
         let packed = self.store.get(&meta_key(&rec.meta_sha256)).await?;

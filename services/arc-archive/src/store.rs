@@ -1,15 +1,17 @@
-//! The store command (STOW-RS now, C-STORE later): parse each part, write its blob and header
-//! blob, append one `InstanceStored` per readable part in a single batch, wait for the
-//! projection, and report each part by the projector's verdict.
+//! The store command (STOW-RS now, C-STORE later): parse each part as it arrives and write its
+//! blob and header blob ([`Archive::prepare`]), then append one `InstanceStored` per readable
+//! part in a single batch, wait for the projection, and report each part by the projector's
+//! verdict ([`Archive::commit`]).
 
+use crate::spool::{PartContent, SpooledPart};
 use crate::{Archive, ArchiveError};
-use arc_dicom::{parse_instance, DicomError};
-use arc_model::{blob_key, meta_key, Actor, Event, EventEnvelope, InstanceStored, Source};
+use arc_dicom::{parse_instance, parse_instance_header, DicomError, ParsedInstance};
+use arc_model::{blob_key, meta_key, Actor, Event, EventEnvelope, IndexAttrs, InstanceStored, OverwritePolicy, Source};
 use arc_projector::Outcome;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-/// One store request: the parts in arrival order.
+/// One store request held in memory (tests, tools): the parts in arrival order.
 #[derive(Debug)]
 pub struct StoreRequest {
     /// The object of each part (a Part 10 file, with or without preamble).
@@ -20,6 +22,18 @@ pub struct StoreRequest {
     pub actor: Actor,
     /// How it arrived.
     pub source: Source,
+}
+
+/// What every part of one request shares.
+#[derive(Debug, Clone)]
+pub struct StoreContext {
+    /// The study named in the request path; instances of other studies fail.
+    pub study_uid: Option<String>,
+    /// How it arrived.
+    pub source: Source,
+    /// Attributes to coerce into every instance (`keyword=value` on STOW), recorded in the
+    /// event; the blob stays as received.
+    pub coerced: IndexAttrs,
 }
 
 /// What happened to one part.
@@ -37,6 +51,8 @@ pub enum PartResult {
         sop_instance_uid: String,
         /// The projector's verdict; `None` when the wait for the projection ran out.
         outcome: Option<Outcome>,
+        /// Warning Reason (0008,1196), e.g. 0xB000 when attributes were coerced.
+        warning: Option<u16>,
     },
     /// Not stored.
     Failed {
@@ -61,95 +77,132 @@ pub struct StoreReport {
 }
 
 /// PS3.4 B.2.3: Cxxx "Cannot understand".
-const CANNOT_UNDERSTAND: u16 = 0xC000;
+pub const CANNOT_UNDERSTAND: u16 = 0xC000;
 /// dcm4chee's status for an instance of another study than the one addressed.
-const DIFF_STUDY_INSTANCE_UID: u16 = 0xC409;
+pub const DIFF_STUDY_INSTANCE_UID: u16 = 0xC409;
 /// PS3.4 B.2.3: A700 "Refused: Out of Resources".
-const OUT_OF_RESOURCES: u16 = 0xA700;
+pub const OUT_OF_RESOURCES: u16 = 0xA700;
+/// PS3.4 B.2.3: A900 "Error: Data Set does not match SOP Class".
+pub const DATA_SET_DOES_NOT_MATCH: u16 = 0xA900;
+/// PS3.4 B.2.3: B000 "Coercion of Data Elements" (a warning).
+pub const COERCION_OF_DATA_ELEMENTS: u16 = 0xB000;
 
-struct Prepared {
+/// Parts up to this size are parsed whole (truncation detected); larger ones only up to
+/// their Pixel Data, so memory stays flat.
+pub const FULL_PARSE_LIMIT: u64 = 64 << 20;
+
+/// One part ready to be recorded: its blobs are durable, its event is made.
+#[derive(Debug, Clone)]
+pub struct Prepared {
     event: InstanceStored,
-    blob: Bytes,
-    meta: Bytes,
 }
 
-fn prepare(part: &Bytes, expected_study: Option<&str>, overwrite: arc_model::OverwritePolicy, source: Source) -> Result<Prepared, PartResult> {
-    // PS3.4 B.2.3: whatever keeps the object from being read is "cannot understand".
-    let parsed = parse_instance(part).map_err(|e: DicomError| PartResult::Failed {
-        sop_class_uid: None,
-        sop_instance_uid: None,
-        status: CANNOT_UNDERSTAND,
-        reason: e.to_string(),
-    })?;
-    if let Some(study) = expected_study {
-        if parsed.study_uid != study {
-            return Err(PartResult::Failed {
-                sop_class_uid: Some(parsed.sop_class_uid),
-                sop_instance_uid: Some(parsed.sop_instance_uid),
-                status: DIFF_STUDY_INSTANCE_UID,
-                reason: format!("instance belongs to study {}, not to study {study} named in the request", parsed.study_uid),
-            });
+/// A part prepared, or its failure.
+pub type PartOutcome = Result<Prepared, PartResult>;
+
+fn failed(parsed: Option<&ParsedInstance>, status: u16, reason: String) -> PartResult {
+    PartResult::Failed {
+        sop_class_uid: parsed.map(|p| p.sop_class_uid.clone()),
+        sop_instance_uid: parsed.map(|p| p.sop_instance_uid.clone()),
+        status,
+        reason,
+    }
+}
+
+/// Parses a spooled part (blocking).
+fn parse(part: &SpooledPart) -> Result<ParsedInstance, DicomError> {
+    match &part.content {
+        PartContent::Memory(b) => parse_instance(b),
+        PartContent::File(path) if part.size <= FULL_PARSE_LIMIT => {
+            let bytes = std::fs::read(path).map_err(|e| DicomError::Unsupported(format!("cannot read spooled part: {e}")))?;
+            parse_instance(&bytes)
+        }
+        PartContent::File(path) => {
+            let file = std::fs::File::open(path).map_err(|e| DicomError::Unsupported(format!("cannot read spooled part: {e}")))?;
+            parse_instance_header(std::io::BufReader::with_capacity(256 * 1024, file), part.size)
         }
     }
-    let sha256 = hex::encode(Sha256::digest(part));
+}
+
+/// Checks a parsed part against the request and makes its header blob (blocking).
+#[allow(clippy::result_large_err)] // the failure is the part's answer, built once
+fn check(parsed: ParsedInstance, part: &SpooledPart, ctx: &StoreContext, overwrite: OverwritePolicy) -> Result<(InstanceStored, Vec<u8>), PartResult> {
+    if let Some(study) = ctx.study_uid.as_deref() {
+        if parsed.study_uid != study {
+            let reason = format!("instance belongs to study {}, not to study {study} named in the request", parsed.study_uid);
+            return Err(failed(Some(&parsed), DIFF_STUDY_INSTANCE_UID, reason));
+        }
+    }
     let json = serde_json::to_vec(&parsed.header_json).expect("JSON values serialize");
-    let meta = zstd::bulk::compress(&json, 3).map_err(|e| PartResult::Failed {
-        sop_class_uid: Some(parsed.sop_class_uid.clone()),
-        sop_instance_uid: Some(parsed.sop_instance_uid.clone()),
-        status: OUT_OF_RESOURCES,
-        reason: format!("cannot compress header: {e}"),
-    })?;
+    let meta = zstd::bulk::compress(&json, 3).map_err(|e| failed(Some(&parsed), OUT_OF_RESOURCES, format!("cannot compress header: {e}")))?;
     let meta_sha256 = hex::encode(Sha256::digest(&meta));
-    Ok(Prepared {
-        event: InstanceStored {
-            study_uid: parsed.study_uid,
-            series_uid: parsed.series_uid,
-            sop_instance_uid: parsed.sop_instance_uid,
-            sop_class_uid: parsed.sop_class_uid,
-            transfer_syntax: parsed.transfer_syntax,
-            sha256,
-            meta_sha256,
-            size: part.len() as u64,
-            source,
-            overwrite,
-            attrs: parsed.attrs,
-        },
-        blob: part.clone(),
-        meta: Bytes::from(meta),
-    })
+    let event = InstanceStored {
+        study_uid: parsed.study_uid,
+        series_uid: parsed.series_uid,
+        sop_instance_uid: parsed.sop_instance_uid,
+        sop_class_uid: parsed.sop_class_uid,
+        transfer_syntax: parsed.transfer_syntax,
+        sha256: part.sha256.clone(),
+        meta_sha256,
+        size: part.size,
+        source: ctx.source,
+        overwrite,
+        attrs: parsed.attrs,
+        coerced: ctx.coerced.clone(),
+    };
+    Ok((event, meta))
 }
 
 impl Archive {
-    /// Stores the parts of one request. Returns `Err` only when nothing was appended.
-    pub async fn store(&self, req: StoreRequest) -> Result<StoreReport, ArchiveError> {
+    /// Parses one part, checks it and writes its blob and header blob (blobs first: the
+    /// event comes later, in [`commit`](Self::commit)). `Err` only when the store failed.
+    pub async fn prepare(&self, part: SpooledPart, ctx: &StoreContext) -> Result<PartOutcome, ArchiveError> {
         let overwrite = self.overwrite;
-        let StoreRequest { parts, study_uid, actor, source } = req;
+        let c = ctx.clone();
         // Parsing is CPU-bound: off the async workers.
-        let prepared: Vec<Result<Prepared, PartResult>> = tokio::task::spawn_blocking(move || {
-            parts.iter().map(|p| prepare(p, study_uid.as_deref(), overwrite, source)).collect()
+        let (part, checked) = tokio::task::spawn_blocking(move || {
+            // PS3.4 B.2.3: whatever keeps the object from being read is "cannot understand".
+            let checked = match parse(&part) {
+                Ok(parsed) => check(parsed, &part, &c, overwrite),
+                Err(e) => Err(failed(None, CANNOT_UNDERSTAND, e.to_string())),
+            };
+            (part, checked)
         })
         .await
         .map_err(|e| ArchiveError::Unavailable(format!("parser task failed: {e}")))?;
-
-        // Blobs first, then the event: a crash in between leaves only unreferenced blobs.
-        let writes = prepared.iter().filter_map(|p| p.as_ref().ok()).map(|p| async move {
-            put_absent(&*self.store, &blob_key(&p.event.sha256), p.blob.clone()).await?;
-            put_absent(&*self.store, &meta_key(&p.event.meta_sha256), p.meta.clone()).await
-        });
-        for r in futures::future::join_all(writes).await {
-            r.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
+        let (event, meta) = match checked {
+            Ok(x) => x,
+            Err(f) => return Ok(Err(f)),
+        };
+        let unavailable = |e: arc_objstore::StoreError| ArchiveError::Unavailable(e.to_string());
+        let key = blob_key(&event.sha256);
+        match &part.content {
+            PartContent::Memory(b) => put_absent(&*self.store, &key, b.clone()).await.map_err(unavailable)?,
+            PartContent::File(path) => {
+                if !self.store.put_file_if_absent(&key, path).await.map_err(unavailable)?
+                    && self.store.head(&key).await.map_err(unavailable)? != Some(part.size)
+                {
+                    self.store.put_file(&key, path).await.map_err(unavailable)?;
+                }
+            }
         }
+        put_absent(&*self.store, &meta_key(&event.meta_sha256), Bytes::from(meta)).await.map_err(unavailable)?;
+        Ok(Ok(Prepared { event }))
+    }
 
-        let envelopes: Vec<EventEnvelope> = prepared
+    /// Appends one `InstanceStored` per prepared part in a single batch, waits for the
+    /// projection, and reports each part by the projector's verdict. `Err` only when
+    /// nothing was appended.
+    pub async fn commit(&self, outcomes: Vec<PartOutcome>, actor: Actor) -> Result<StoreReport, ArchiveError> {
+        let envelopes: Vec<EventEnvelope> = outcomes
             .iter()
             .filter_map(|p| p.as_ref().ok())
             .map(|p| EventEnvelope::new(Event::InstanceStored(p.event.clone()), actor.clone()))
             .collect();
         let mut last_seq = None;
-        let mut first_seq = 0;
         if !envelopes.is_empty() {
             let records = envelopes.iter().map(|e| Bytes::from(e.to_bytes())).collect();
-            first_seq = self.log.append(records).await.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
+            let first_seq = self.log.append(records).await.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
             let last = first_seq + envelopes.len() as u64 - 1;
             last_seq = Some(last);
             // A durable append is never answered as a failure: if the wait runs out the
@@ -158,11 +211,10 @@ impl Archive {
                 tracing::warn!(seq = last, "projection did not catch up in time; answering from the append");
             }
         }
-
         let state = self.projector.state();
-        let mut results = Vec::with_capacity(prepared.len());
+        let mut results = Vec::with_capacity(outcomes.len());
         let mut next_env = envelopes.iter();
-        for p in prepared {
+        for p in outcomes {
             match p {
                 Err(failed) => results.push(failed),
                 Ok(p) => {
@@ -177,6 +229,7 @@ impl Archive {
                             reason,
                         },
                         outcome => PartResult::Stored {
+                            warning: (!e.coerced.is_empty()).then_some(COERCION_OF_DATA_ELEMENTS),
                             study_uid: e.study_uid,
                             series_uid: e.series_uid,
                             sop_class_uid: e.sop_class_uid,
@@ -187,8 +240,19 @@ impl Archive {
                 }
             }
         }
-        let _ = first_seq;
         Ok(StoreReport { results, last_seq })
+    }
+
+    /// Stores the parts of one request held in memory. Returns `Err` only when nothing was
+    /// appended.
+    pub async fn store(&self, req: StoreRequest) -> Result<StoreReport, ArchiveError> {
+        let StoreRequest { parts, study_uid, actor, source } = req;
+        let ctx = StoreContext { study_uid, source, coerced: IndexAttrs::new() };
+        let mut outcomes = Vec::with_capacity(parts.len());
+        for p in parts {
+            outcomes.push(self.prepare(SpooledPart::from_bytes(Vec::new(), p), &ctx).await?);
+        }
+        self.commit(outcomes, actor).await
     }
 }
 

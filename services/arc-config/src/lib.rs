@@ -61,7 +61,9 @@ pub struct NodeConfig {
     pub qido_default_limit: u64,
     /// The most QIDO results one answer carries.
     pub qido_max_limit: u64,
-    /// The largest request body accepted (bytes).
+    /// The largest request body accepted (bytes). STOW-RS streams bodies to disk, so this
+    /// bounds disk use per request, not memory; the default 4 GiB admits the 2 GB requests
+    /// dcm4chee-arc-light accepts.
     pub max_request_bytes: u64,
 }
 

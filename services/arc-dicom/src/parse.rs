@@ -61,6 +61,60 @@ pub fn parse_instance(bytes: &[u8]) -> Result<ParsedInstance, DicomError> {
     })
 }
 
+/// The most bytes read for the header of a large object, Pixel Data excluded.
+pub const MAX_HEADER_BYTES: u64 = 64 << 20;
+
+/// Parses only the header of a large Part 10 object read from `reader` (`len` bytes in
+/// all): every attribute before the top-level Pixel Data, which is never read, so a
+/// 2 GB object costs its header's memory. Pixel Data is listed in the JSON header as bulk
+/// data when the object goes on past the header. Unlike [`parse_instance`], the rest of
+/// the object is not checked for truncation, and a data set whose VR encoding contradicts
+/// its declared transfer syntax is not tolerated.
+///
+/// Pixel Data is assumed present when the object goes on past the attributes read, or
+/// has an image pixel module (Rows).
+pub fn parse_instance_header<R: std::io::Read>(reader: R, len: u64) -> Result<ParsedInstance, DicomError> {
+    let (meta, file, consumed) = crate::read::open_header(reader, MAX_HEADER_BYTES)?;
+    let obj: &InMemDicomObject = &file;
+    let charset = crate::text::declared_sets(obj).unwrap_or_default();
+    let attrs = extract(obj, INDEXED, &charset);
+    let required = |tag: &str, keyword: &'static str| {
+        attrs
+            .get(tag)
+            .and_then(|a| a.first())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or(DicomError::MissingAttribute(keyword))
+    };
+    let mut header_json = dataset_to_json(obj);
+    // read_until stopped at Pixel Data (7FE0,0010) when the object goes on (read-ahead may
+    // hide that in a small object: an image's pixel module says it too)
+    if consumed < len || attrs.contains_key("00280010") {
+        let vr = if crate::ts::is_encapsulated(&meta.transfer_syntax)
+            || attrs.get("00280100").and_then(|a| a.first()).is_some_and(|b| b == "8")
+        {
+            "OB"
+        } else {
+            "OW"
+        };
+        if let Some(map) = header_json.as_object_mut() {
+            map.insert(
+                "7FE00010".into(),
+                serde_json::json!({"vr": vr, "BulkDataURI": format!("{}7FE00010", crate::json::BULKDATA_PREFIX)}),
+            );
+        }
+    }
+    Ok(ParsedInstance {
+        study_uid: required("0020000D", "StudyInstanceUID")?,
+        series_uid: required("0020000E", "SeriesInstanceUID")?,
+        sop_instance_uid: required("00080018", "SOPInstanceUID")?,
+        sop_class_uid: required("00080016", "SOPClassUID")?,
+        transfer_syntax: meta.transfer_syntax,
+        attrs,
+        header_json,
+    })
+}
+
 /// DICOM JSON (PS3.18 F.2) of any readable Part 10 object, without requiring the UIDs
 /// `parse_instance` insists on; bulk data as relative `bulkdata/…` URIs.
 pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, DicomError> {

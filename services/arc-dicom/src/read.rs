@@ -200,6 +200,50 @@ pub(crate) fn open_raw(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), D
     Ok((meta, obj.with_exact_meta(table)))
 }
 
+/// Counts the bytes a reader hands out.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Decodes the meta group and the data set up to (not including) the top-level Pixel Data
+/// from a reader, reading at most `limit` bytes: a header that does not end within them
+/// fails. Returns the meta information, the object, and how many bytes of the source were
+/// consumed (read-ahead included; less than the source's length when Pixel Data follows).
+pub(crate) fn open_header<R: Read>(mut reader: R, limit: u64) -> Result<(MetaInfo, DefaultDicomObject, u64), DicomError> {
+    // the meta group is small: find it in the first 64 KiB
+    let mut head = Vec::with_capacity(64 * 1024);
+    (&mut reader).take(64 * 1024).read_to_end(&mut head).map_err(DicomError::unreadable)?;
+    let meta = locate_meta(&head)?;
+    TransferSyntaxRegistry.get(&meta.transfer_syntax).ok_or_else(|| {
+        DicomError::unreadable_msg(format!("unknown transfer syntax {}", meta.transfer_syntax))
+    })?;
+    let rest = std::io::Cursor::new(head[meta.dataset_start..].to_vec()).chain(reader);
+    let mut counting = Counting { inner: rest.take(limit), count: meta.dataset_start as u64 };
+    let source = std::io::Cursor::new(meta.normalized.clone()).chain(&mut counting);
+    let file = dicom_object::OpenFileOptions::new()
+        .read_preamble(dicom_object::file::ReadPreamble::Never)
+        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+        .from_reader(source)
+        .map_err(DicomError::unreadable)?;
+    if counting.count >= limit {
+        return Err(DicomError::unreadable_msg(format!(
+            "the attributes before Pixel Data exceed {} MiB",
+            limit >> 20
+        )));
+    }
+    let consumed = counting.count;
+    Ok((meta, file, consumed))
+}
+
 /// The encoding the data set really uses. Some writers declare an explicit VR transfer
 /// syntax but encode the data set in Implicit VR Little Endian, or the reverse (seen in
 /// the wild, e.g. pydicom's SC_rgb_jpeg.dcm); like dcmtk and pydicom, look at the first

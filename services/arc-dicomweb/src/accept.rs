@@ -1,9 +1,11 @@
-//! Accept-header negotiation for retrieve (PS3.18 8.7): which media type and which transfer
-//! syntaxes the client takes. Tolerant of what clients really send: several types, q-values,
-//! quoted or bare parameters, and the `accept` query parameter (PS3.18 8.3.3.1).
+//! Accept negotiation (PS3.18 8.7, RFC 9110 12.5.1) as clients really send it: several media
+//! ranges in one or more headers, q-values, quoted or bare parameters, `type=` with or without
+//! quotes, `transfer-syntax` per range, duplicated parameters (OHIF issue 3990), `*/*` and
+//! `*`, and the `accept` query parameter (PS3.18 8.3.3.1), comma-separated or repeated, which
+//! takes precedence over the header. A 406 names what is offered.
 
 use crate::ApiError;
-use arc_dicom::parse_content_type;
+use arc_dicom::{parse_content_type, MediaType};
 use axum::http::HeaderMap;
 
 /// Explicit VR Little Endian, the PS3.18 default for retrieved DICOM (8.7.3.5.2).
@@ -50,14 +52,61 @@ impl TsChoice {
     }
 }
 
-/// The media ranges of the request: `accept` query parameters first, then the Accept header.
-fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Vec<String> {
-    let mut out = Vec::new();
-    let header_values = headers.get_all("accept").iter().filter_map(|v| v.to_str().ok());
-    for value in accept_param.into_iter().chain(header_values) {
-        out.extend(split_ranges(value));
+/// One media range of the request with its quality.
+#[derive(Debug, Clone)]
+pub(crate) struct Range {
+    /// The range as the client wrote it.
+    pub raw: String,
+    /// Parsed.
+    pub mt: MediaType,
+    /// Its q-value (1 when absent).
+    pub q: f32,
+}
+
+impl Range {
+    pub(crate) fn essence(&self) -> String {
+        self.mt.essence()
     }
+
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+        self.mt.param(name).map(str::trim)
+    }
+
+    /// The `type` parameter of a multipart range, lower case.
+    pub(crate) fn multipart_type(&self) -> Option<String> {
+        self.param("type").map(str::to_ascii_lowercase)
+    }
+
+    fn is_any(&self) -> bool {
+        matches!(self.essence().as_str(), "*/*" | "multipart/*")
+    }
+}
+
+/// The media ranges of the request, best first (stable for equal q; q=0 dropped). The
+/// `accept` query parameter replaces the header when present (PS3.18 8.3.3.1).
+pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Vec<Range> {
+    let values: Vec<String> = match accept_param {
+        Some(p) if !p.trim().is_empty() => vec![p.to_string()],
+        _ => headers.get_all("accept").iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect(),
+    };
+    let mut out = Vec::new();
+    for value in &values {
+        for raw in split_ranges(value) {
+            let text = if raw == "*" { "*/*".to_string() } else { raw.clone() };
+            let Ok(mt) = parse_content_type(&text) else { continue };
+            let q = mt.param("q").map(|q| q.trim().parse::<f32>().unwrap_or(1.0)).unwrap_or(1.0);
+            if q > 0.0 {
+                out.push(Range { raw, mt, q });
+            }
+        }
+    }
+    out.sort_by(|a, b| b.q.partial_cmp(&a.q).unwrap_or(std::cmp::Ordering::Equal));
     out
+}
+
+/// Whether the request names no media range at all (anything goes).
+fn unspecified(headers: &HeaderMap, accept_param: Option<&str>) -> bool {
+    accept_param.is_none_or(|p| p.trim().is_empty()) && headers.get_all("accept").iter().next().is_none()
 }
 
 /// Splits a header value at the commas that separate media ranges, not those inside quotes.
@@ -78,68 +127,159 @@ fn split_ranges(value: &str) -> Vec<String> {
     out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
-fn param<'a>(mt: &'a arc_dicom::MediaType, name: &str) -> Option<&'a str> {
-    mt.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
-fn ts_of(mt: &arc_dicom::MediaType) -> TsChoice {
-    match param(mt, "transfer-syntax") {
+fn ts_of(r: &Range, default: TsChoice) -> TsChoice {
+    match r.param("transfer-syntax") {
         Some("*") => TsChoice::AsStored,
-        Some(ts) => TsChoice::Listed(vec![ts.to_string()]),
-        None => TsChoice::Listed(vec![EXPLICIT_LE.to_string()]),
+        Some(ts) if !ts.is_empty() => TsChoice::Listed(vec![ts.to_string()]),
+        _ => default,
     }
 }
 
-/// Negotiates `multipart/related; type="application/dicom"` for a DICOM retrieve.
-pub(crate) fn dicom_retrieve(headers: &HeaderMap, accept_param: Option<&str>) -> Result<TsChoice, ApiError> {
+fn not_acceptable(ranges: &[Range], offered: &str) -> ApiError {
+    let asked: Vec<&str> = ranges.iter().map(|r| r.raw.as_str()).collect();
+    ApiError::NotAcceptable(format!("cannot answer with any of [{}]; offered: {offered}", asked.join(", ")))
+}
+
+const DICOM_OFFER: &str = "multipart/related; type=\"application/dicom\" (transfer-syntax=* for the stored syntax, or 1.2.840.10008.1.2.1), application/zip (transfer-syntax=* as stored, the default, or 1.2.840.10008.1.2.1)";
+
+/// What a DICOM retrieve (study, series, instance) answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RetrieveFormat {
+    /// `multipart/related; type="application/dicom"` in these syntaxes.
+    Multipart(TsChoice),
+    /// `application/zip` of Part 10 files in these syntaxes.
+    Zip(TsChoice),
+}
+
+/// Negotiates a DICOM retrieve: the best-rated acceptable range decides the format;
+/// `transfer-syntax` of every range of that format is taken.
+pub(crate) fn retrieve_format(headers: &HeaderMap, accept_param: Option<&str>) -> Result<RetrieveFormat, ApiError> {
+    let default = TsChoice::Listed(vec![EXPLICIT_LE.to_string()]);
+    if unspecified(headers, accept_param) {
+        return Ok(RetrieveFormat::Multipart(default));
+    }
     let ranges = ranges(headers, accept_param);
-    if ranges.is_empty() {
-        return Ok(TsChoice::Listed(vec![EXPLICIT_LE.to_string()]));
-    }
-    let mut choice: Option<TsChoice> = None;
-    for range in &ranges {
-        let Ok(mt) = parse_content_type(range) else { continue };
-        if param(&mt, "q").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)) {
-            continue;
-        }
-        let candidate = match mt.essence().as_str() {
-            "multipart/related" => match param(&mt, "type").map(str::to_ascii_lowercase).as_deref() {
-                None | Some("application/dicom") => ts_of(&mt),
-                _ => continue,
+    let kind = |r: &Range| -> Option<bool> {
+        match r.essence().as_str() {
+            "multipart/related" => match r.multipart_type().as_deref() {
+                None | Some("application/dicom") | Some("*/*") => Some(false),
+                _ => None,
             },
-            "application/dicom" | "*/*" | "multipart/*" => ts_of(&mt),
-            _ => continue,
-        };
+            "application/dicom" | "*/*" | "multipart/*" => Some(false),
+            "application/zip" | "application/*" => Some(r.essence() == "application/zip"),
+            _ => None,
+        }
+    };
+    let Some(zip) = ranges.iter().find_map(kind) else {
+        return Err(not_acceptable(&ranges, DICOM_OFFER));
+    };
+    let mut choice: Option<TsChoice> = None;
+    for r in ranges.iter().filter(|r| kind(r) == Some(zip)) {
+        let default = if zip { TsChoice::AsStored } else { TsChoice::Listed(vec![EXPLICIT_LE.to_string()]) };
+        let c = ts_of(r, default);
         match &mut choice {
-            Some(c) => c.merge(candidate),
-            None => choice = Some(candidate),
+            Some(have) => have.merge(c),
+            None => choice = Some(c),
         }
     }
-    choice.ok_or_else(|| {
-        ApiError::NotAcceptable(format!(
-            "cannot answer with any of [{}]; offered: multipart/related; type=\"application/dicom\" (transfer-syntax=* for the stored syntax, or {EXPLICIT_LE})",
-            ranges.join(", ")
-        ))
-    })
+    let choice = choice.expect("one range of the kind");
+    Ok(if zip { RetrieveFormat::Zip(choice) } else { RetrieveFormat::Multipart(choice) })
+}
+
+/// Negotiates `multipart/related; type="application/dicom"` for a DICOM retrieve (kept for
+/// the frame and WADO-URI handlers: a ZIP-only Accept is refused here).
+#[allow(dead_code)]
+pub(crate) fn dicom_retrieve(headers: &HeaderMap, accept_param: Option<&str>) -> Result<TsChoice, ApiError> {
+    match retrieve_format(headers, accept_param)? {
+        RetrieveFormat::Multipart(c) => Ok(c),
+        RetrieveFormat::Zip(_) => Err(not_acceptable(&ranges(headers, accept_param), "multipart/related; type=\"application/dicom\"")),
+    }
 }
 
 /// Checks that a JSON answer (QIDO results, metadata) is acceptable.
 pub(crate) fn json(headers: &HeaderMap, accept_param: Option<&str>) -> Result<(), ApiError> {
-    let ranges = ranges(headers, accept_param);
-    if ranges.is_empty() {
-        return Ok(());
+    match structured(headers, accept_param, false)? {
+        Structured::Json => Ok(()),
+        Structured::Xml => unreachable!("XML not offered"),
     }
-    for range in &ranges {
-        if let Ok(mt) = parse_content_type(range) {
-            if matches!(mt.essence().as_str(), "application/dicom+json" | "application/json" | "*/*" | "application/*") {
-                return Ok(());
-            }
+}
+
+/// A structured answer's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Structured {
+    /// `application/dicom+json`.
+    Json,
+    /// `application/dicom+xml` (PS3.19 Native DICOM Model); for metadata, as
+    /// `multipart/related; type="application/dicom+xml"`.
+    Xml,
+}
+
+/// Negotiates DICOM JSON or (when `xml` is offered) the Native DICOM Model.
+pub(crate) fn structured(headers: &HeaderMap, accept_param: Option<&str>, xml: bool) -> Result<Structured, ApiError> {
+    if unspecified(headers, accept_param) {
+        return Ok(Structured::Json);
+    }
+    let ranges = ranges(headers, accept_param);
+    for r in &ranges {
+        match r.essence().as_str() {
+            "application/dicom+json" | "application/json" | "*/*" | "application/*" => return Ok(Structured::Json),
+            "application/dicom+xml" | "application/xml" | "text/xml" if xml => return Ok(Structured::Xml),
+            "multipart/related" if xml && r.multipart_type().as_deref() == Some("application/dicom+xml") => return Ok(Structured::Xml),
+            _ => {}
         }
     }
-    Err(ApiError::NotAcceptable(format!(
-        "cannot answer with any of [{}]; offered: application/dicom+json, application/json",
-        ranges.join(", ")
-    )))
+    let offered = if xml {
+        "application/dicom+json, application/json, application/dicom+xml (multipart/related; type=\"application/dicom+xml\" for metadata)"
+    } else {
+        "application/dicom+json, application/json"
+    };
+    Err(not_acceptable(&ranges, offered))
+}
+
+/// Which media types bulk data parts may have: `application/octet-stream` always when
+/// acceptable; compressed pixel data in its own media type when that (or any) is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BulkChoice {
+    /// `application/octet-stream` is acceptable.
+    pub octet_stream: bool,
+    /// Media types accepted for compressed pixel data (`*/*` for any).
+    pub compressed: Vec<String>,
+}
+
+impl BulkChoice {
+    /// Whether a compressed bitstream of this media type may be sent.
+    pub(crate) fn takes(&self, media_type: &str) -> bool {
+        self.compressed.iter().any(|t| t == "*/*" || t.eq_ignore_ascii_case(media_type))
+    }
+}
+
+/// Negotiates the parts of a bulk data answer (PS3.18 8.7.3.3).
+pub(crate) fn bulk(headers: &HeaderMap, accept_param: Option<&str>) -> Result<BulkChoice, ApiError> {
+    if unspecified(headers, accept_param) {
+        return Ok(BulkChoice { octet_stream: true, compressed: vec!["*/*".into()] });
+    }
+    let ranges = ranges(headers, accept_param);
+    let mut choice = BulkChoice { octet_stream: false, compressed: Vec::new() };
+    for r in &ranges {
+        let t = match r.essence().as_str() {
+            "multipart/related" => r.multipart_type().unwrap_or_else(|| "application/octet-stream".into()),
+            e if r.is_any() => e.replace("multipart/*", "*/*"),
+            e => e.to_string(),
+        };
+        match t.as_str() {
+            "application/octet-stream" => choice.octet_stream = true,
+            "*/*" => {
+                choice.octet_stream = true;
+                choice.compressed.push("*/*".into());
+            }
+            other if other.starts_with("image/") || other.starts_with("video/") => choice.compressed.push(other.into()),
+            _ => {}
+        }
+    }
+    if !choice.octet_stream && choice.compressed.is_empty() {
+        return Err(not_acceptable(&ranges, "multipart/related; type=\"application/octet-stream\", or the compressed pixel data's own type (image/jpeg, video/mp4, …)"));
+    }
+    Ok(choice)
 }
 
 #[cfg(test)]
@@ -157,11 +297,46 @@ mod tests {
         assert_eq!(dicom_retrieve(&HeaderMap::new(), None).unwrap(), TsChoice::Listed(vec![EXPLICIT_LE.into()]));
         assert_eq!(dicom_retrieve(&h("multipart/related; type=\"application/dicom\"; transfer-syntax=*"), None).unwrap(), TsChoice::AsStored);
         assert_eq!(dicom_retrieve(&h("multipart/related;type=application/dicom;transfer-syntax=*"), None).unwrap(), TsChoice::AsStored);
+        assert_eq!(dicom_retrieve(&h("multipart/related; type=\"application/dicom\"; transfer-syntax=\"*\""), None).unwrap(), TsChoice::AsStored);
         assert_eq!(dicom_retrieve(&h("*/*"), None).unwrap(), TsChoice::Listed(vec![EXPLICIT_LE.into()]));
+        assert_eq!(dicom_retrieve(&h("*"), None).unwrap(), TsChoice::Listed(vec![EXPLICIT_LE.into()]));
         let two = dicom_retrieve(&h("multipart/related; type=\"application/dicom\"; transfer-syntax=1.2.840.10008.1.2.4.50, multipart/related; type=\"application/dicom\"; transfer-syntax=1.2.840.10008.1.2.1;q=0.5"), None).unwrap();
         assert_eq!(two.pick("1.2.840.10008.1.2.4.50").as_deref(), Some("1.2.840.10008.1.2.4.50"));
         assert_eq!(two.pick("1.2.840.10008.1.2").as_deref(), Some(EXPLICIT_LE));
         assert!(dicom_retrieve(&h("image/jpeg"), None).is_err());
         assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.840.10008.1.2.4.70"), None);
+        // OHIF 3990: a parameter twice
+        let dup = "multipart/related; type=application/dicom; transfer-syntax=*; transfer-syntax=*";
+        assert_eq!(dicom_retrieve(&h(dup), None).unwrap(), TsChoice::AsStored);
+    }
+
+    #[test]
+    fn q_values_order_the_choice_and_the_query_parameter_wins() {
+        let both = "multipart/related; type=\"application/dicom\"; q=0.4, application/zip; q=0.9";
+        assert_eq!(retrieve_format(&h(both), None).unwrap(), RetrieveFormat::Zip(TsChoice::AsStored));
+        let zip_le = "application/zip; transfer-syntax=1.2.840.10008.1.2.1";
+        assert_eq!(retrieve_format(&h(zip_le), None).unwrap(), RetrieveFormat::Zip(TsChoice::Listed(vec![EXPLICIT_LE.into()])));
+        assert_eq!(
+            retrieve_format(&h("application/zip"), Some("multipart/related;type=\"application/dicom\";transfer-syntax=*,image/png")).unwrap(),
+            RetrieveFormat::Multipart(TsChoice::AsStored)
+        );
+        assert!(retrieve_format(&h("application/zip;q=0, image/png"), None).is_err());
+        let ApiError::NotAcceptable(msg) = retrieve_format(&h("text/html"), None).unwrap_err() else { panic!() };
+        assert!(msg.contains("text/html") && msg.contains("offered: multipart/related"), "{msg}");
+    }
+
+    #[test]
+    fn structured_and_bulk_answers() {
+        assert_eq!(structured(&h("application/dicom+xml"), None, true).unwrap(), Structured::Xml);
+        assert_eq!(structured(&h("application/dicom+xml;q=0.5, application/dicom+json"), None, true).unwrap(), Structured::Json);
+        assert_eq!(structured(&h("multipart/related; type=\"application/dicom+xml\""), None, true).unwrap(), Structured::Xml);
+        assert!(json(&h("application/dicom+xml"), None).is_err());
+        json(&h("text/html, application/json;q=0.1"), None).unwrap();
+        // OHIF 3726: a combined Accept value
+        let b = bulk(&h("application/dicom+json, multipart/related; type=application/octet-stream"), None).unwrap();
+        assert!(b.octet_stream && !b.takes("image/jpeg"));
+        let b = bulk(&h("multipart/related; type=\"image/jpeg\""), None).unwrap();
+        assert!(!b.octet_stream && b.takes("image/jpeg"));
+        assert!(bulk(&h("application/dicom+json"), None).is_err());
     }
 }

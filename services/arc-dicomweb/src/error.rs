@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 406: no acceptable representation; the message names what is offered.
     #[error("{0}")]
     NotAcceptable(String),
+    /// 413: the request body is larger than `max_request_bytes`; nothing was stored.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// 415: the request body's media type is not supported.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -33,6 +36,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,12 +4,16 @@
 //! types and map results to PS3.18 status codes; the archive crate does the work.
 
 mod accept;
+mod conditional;
 mod error;
 mod qido;
 mod stow;
+mod stow_json;
 mod urls;
 mod wado;
+mod wado_meta;
 mod wado_uri;
+mod zip;
 
 pub use error::ApiError;
 
@@ -60,7 +64,13 @@ pub fn router(state: AppState) -> Router {
                 .allow_origin(Any)
                 .allow_methods(Any)
                 .allow_headers(Any)
-                .expose_headers([HeaderName::from_static(SEQUENCE), axum::http::header::WARNING]),
+                .expose_headers([
+                    HeaderName::from_static(SEQUENCE),
+                    axum::http::header::WARNING,
+                    axum::http::header::ETAG,
+                    axum::http::header::LAST_MODIFIED,
+                    axum::http::header::CONTENT_LOCATION,
+                ]),
         )
         .with_state(state)
 }
@@ -77,18 +87,21 @@ fn rs_routes() -> Router<AppState> {
         .route("/instances", get(qido::instances))
         .route("/instances/count", get(qido::instances_count))
         .route("/studies/{study}", get(wado::study).post(stow::stow_study))
-        .route("/studies/{study}/metadata", get(wado::study_metadata))
+        .route("/studies/{study}/metadata", get(wado_meta::study_metadata))
+        .route("/studies/{study}/bulkdata", get(wado_meta::study_bulkdata))
         .route("/studies/{study}/series", get(qido::study_series))
         .route("/studies/{study}/series/count", get(qido::study_series_count))
         .route("/studies/{study}/instances", get(qido::study_instances))
         .route("/studies/{study}/instances/count", get(qido::study_instances_count))
         .route("/studies/{study}/series/{series}", get(wado::series))
-        .route("/studies/{study}/series/{series}/metadata", get(wado::series_metadata))
+        .route("/studies/{study}/series/{series}/metadata", get(wado_meta::series_metadata))
+        .route("/studies/{study}/series/{series}/bulkdata", get(wado_meta::series_bulkdata))
         .route("/studies/{study}/series/{series}/instances", get(qido::series_instances))
         .route("/studies/{study}/series/{series}/instances/count", get(qido::series_instances_count))
         .route("/studies/{study}/series/{series}/instances/{instance}", get(wado::instance))
-        .route("/studies/{study}/series/{series}/instances/{instance}/metadata", get(wado::instance_metadata))
-        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{*path}", get(wado::bulkdata))
+        .route("/studies/{study}/series/{series}/instances/{instance}/metadata", get(wado_meta::instance_metadata))
+        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata", get(wado_meta::instance_bulkdata))
+        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{*path}", get(wado_meta::bulkdata))
 }
 
 /// Checks the AE title of the path (404 for an unknown one, as dcm4chee answers).
@@ -118,4 +131,13 @@ async fn min_sequence(State(state): State<AppState>, req: Request, next: Next) -
         }
     }
     next.run(req).await
+}
+
+/// Adds a `Warning: 299 arcstream "…"` header (RFC 7234 5.5; PS3.18 8.4.3); the text loses
+/// quotes and control characters, which a warn-text cannot hold.
+pub(crate) fn add_warning(resp: &mut Response, text: &str) {
+    let text: String = text.chars().map(|c| if c == '"' || c == '\\' || c.is_control() || !c.is_ascii() { '\'' } else { c }).collect();
+    if let Ok(v) = format!("299 arcstream \"{text}\"").parse() {
+        resp.headers_mut().append(axum::http::header::WARNING, v);
+    }
 }

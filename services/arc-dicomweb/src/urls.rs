@@ -14,6 +14,11 @@ pub(crate) fn rs_base(headers: &HeaderMap, uri: &Uri) -> String {
     format!("{origin}{prefix}/rs")
 }
 
+/// `scheme://host` of the request as the client addressed it.
+pub(crate) fn origin_of(headers: &HeaderMap) -> String {
+    origin(headers)
+}
+
 fn origin(headers: &HeaderMap) -> String {
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");

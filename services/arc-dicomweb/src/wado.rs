@@ -1,22 +1,27 @@
-//! WADO-RS (PS3.18 10.4): instances as `multipart/related; type="application/dicom"` — the
-//! stored bytes when the client accepts their syntax, else Explicit VR Little Endian —
-//! metadata as DICOM JSON with absolute BulkDataURIs, and bulk data by URI.
+//! WADO-RS (PS3.18 10.4): instances as `multipart/related; type="application/dicom"` or as a
+//! streamed `application/zip` — the stored bytes when the client accepts their syntax, else
+//! Explicit VR Little Endian; an instance with current attributes that differ from its blob
+//! (coercion now, edits later) is re-encoded with them, any other streams untouched. Every
+//! answer carries an ETag (the last log position that touched the resource) and
+//! Last-Modified, and a matching If-None-Match / If-Modified-Since is answered 304.
 
-use crate::accept;
-use crate::{check_aet, urls, ApiError, AppState};
+use crate::accept::{self, RetrieveFormat};
+use crate::{check_aet, conditional, zip, ApiError, AppState};
 use arc_archive::Retrieve;
 use arc_projector::InstanceRec;
 use axum::body::{Body, Bytes};
-use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::stream::BoxStream;
 use futures::StreamExt;
-use serde_json::Value;
 
-fn accept_param(query: &Option<String>) -> Option<String> {
-    form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "accept")
+pub(crate) fn accept_param(query: &Option<String>) -> Option<String> {
+    let values: Vec<String> = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "accept")
         .map(|(_, v)| v.into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// GET /studies/{study}
@@ -49,17 +54,38 @@ pub(crate) async fn instance(
     retrieve(state, aet, study, Some(series), Some(instance), q, headers).await
 }
 
-/// The bytes of one instance in the syntax chosen for it (blocking conversion off the workers).
+/// The bytes of one instance in the syntax chosen for it, with its current attributes
+/// merged in when they differ from the blob (blocking work off the workers).
 pub(crate) async fn instance_in(retrieve: &Retrieve, rec: &InstanceRec, ts: &str) -> Result<Bytes, ApiError> {
     let bytes = retrieve.bytes(rec).await?;
-    if ts == rec.transfer_syntax {
+    let overrides = rec.overrides();
+    if ts == rec.transfer_syntax && overrides.is_empty() {
         return Ok(bytes);
     }
-    tokio::task::spawn_blocking(move || arc_dicom::to_explicit_vr_le(&bytes))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map(Bytes::from)
-        .map_err(|e| ApiError::Internal(format!("cannot convert to Explicit VR Little Endian: {e}")))
+    let ts = ts.to_string();
+    tokio::task::spawn_blocking(move || {
+        if overrides.is_empty() {
+            arc_dicom::to_explicit_vr_le(&bytes)
+        } else {
+            arc_dicom::apply_overrides(&bytes, &overrides, &ts)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map(Bytes::from)
+    .map_err(|e| ApiError::Internal(format!("cannot re-encode the instance: {e}")))
+}
+
+type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// An instance as a stream: the stored blob chunk by chunk when it goes out untouched.
+async fn instance_stream(retrieve: &Retrieve, rec: &InstanceRec, ts: &str) -> Result<(u64, ByteStream), ApiError> {
+    if ts == rec.transfer_syntax && rec.overrides().is_empty() {
+        let s = retrieve.stream(rec).await?;
+        return Ok((s.size, s.chunks.map(|r| r.map_err(std::io::Error::other)).boxed()));
+    }
+    let bytes = instance_in(retrieve, rec, ts).await?;
+    Ok((bytes.len() as u64, futures::stream::once(async move { Ok(bytes) }).boxed()))
 }
 
 async fn retrieve(
@@ -72,167 +98,88 @@ async fn retrieve(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
-    let choice = accept::dicom_retrieve(&headers, accept_param(&query).as_deref())?;
+    let format = accept::retrieve_format(&headers, accept_param(&query).as_deref())?;
     let retrieve = state.archive.retrieve();
     let selected = retrieve.select(&study, series.as_deref(), instance.as_deref())?;
+    let validators = conditional::Validators::of(&retrieve, &study, series.as_deref(), instance.as_deref(), &format!("{format:?}"))?;
+    if let Some(not_modified) = validators.check(&headers) {
+        return Ok(not_modified);
+    }
+    let choice = match &format {
+        RetrieveFormat::Multipart(c) | RetrieveFormat::Zip(c) => c.clone(),
+    };
     let total = selected.len();
-    let plan: Vec<(InstanceRec, String)> = selected
-        .into_iter()
-        .filter_map(|(_, rec)| choice.pick(&rec.transfer_syntax).map(|ts| (rec, ts)))
-        .collect();
+    let plan: Vec<(String, InstanceRec, String)> =
+        selected.into_iter().filter_map(|(sop, rec)| choice.pick(&rec.transfer_syntax).map(|ts| (sop, rec, ts))).collect();
     if plan.is_empty() {
         return Err(ApiError::NotAcceptable(format!(
             "the {total} matching instance(s) are stored compressed and cannot be sent in the accepted transfer syntax; ask for transfer-syntax=* (decompression comes later)"
         )));
     }
     let skipped = total - plan.len();
-    let boundary = arc_dicom::new_boundary();
-    let head_boundary = boundary.clone();
-    let boundary_for_header = boundary.clone();
-    // Stream: one instance read and sent at a time, never a whole study in memory.
-    let parts = futures::stream::iter(plan).then(move |(rec, ts)| {
-        let retrieve = retrieve.clone();
-        let boundary = head_boundary.clone();
-        async move {
-            let bytes = instance_in(&retrieve, &rec, &ts).await.map_err(|e| std::io::Error::other(e.to_string()))?;
-            let head = format!("--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={ts}\r\nContent-Length: {}\r\n\r\n", bytes.len());
-            Ok::<_, std::io::Error>(futures::stream::iter([Ok(Bytes::from(head)), Ok(bytes), Ok(Bytes::from_static(b"\r\n"))]))
-        }
-    });
-    let tail = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n"))) });
-    let body = parts
-        .map(|r| match r {
-            Ok(s) => s.left_stream(),
-            Err(e) => futures::stream::iter([Err(e)]).right_stream(),
-        })
-        .flatten()
-        .chain(tail);
-    let ct = format!("multipart/related; type=\"application/dicom\"; boundary={boundary_for_header}");
+    let (ct, body) = match format {
+        RetrieveFormat::Multipart(_) => multipart_body(retrieve, plan),
+        RetrieveFormat::Zip(_) => zip_body(retrieve, plan),
+    };
     let status = if skipped > 0 { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
-    let mut resp = (status, [(header::CONTENT_TYPE, ct)], Body::from_stream(body)).into_response();
+    let mut resp = (status, [(header::CONTENT_TYPE, ct)], body).into_response();
     if skipped > 0 {
-        let w = format!("299 arcstream \"{skipped} of {total} instances are stored compressed and were left out; ask for transfer-syntax=*\"");
-        resp.headers_mut().insert(header::WARNING, w.parse().expect("ascii warning"));
+        crate::add_warning(&mut resp, &format!("{skipped} of {total} instances are stored compressed and were left out; ask for transfer-syntax=*"));
     }
+    validators.apply(&mut resp);
     Ok(resp)
 }
 
-/// GET /studies/{study}/metadata
-pub(crate) async fn study_metadata(
-    State(state): State<AppState>,
-    Path((aet, study)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    metadata(state, aet, study, None, None, uri, q, headers).await
-}
-
-/// GET /studies/{study}/series/{series}/metadata
-pub(crate) async fn series_metadata(
-    State(state): State<AppState>,
-    Path((aet, study, series)): Path<(String, String, String)>,
-    OriginalUri(uri): OriginalUri,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    metadata(state, aet, study, Some(series), None, uri, q, headers).await
-}
-
-/// GET /studies/{study}/series/{series}/instances/{instance}/metadata
-pub(crate) async fn instance_metadata(
-    State(state): State<AppState>,
-    Path((aet, study, series, instance)): Path<(String, String, String, String)>,
-    OriginalUri(uri): OriginalUri,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    metadata(state, aet, study, Some(series), Some(instance), uri, q, headers).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn metadata(
-    state: AppState,
-    aet: String,
-    study: String,
-    series: Option<String>,
-    instance: Option<String>,
-    uri: axum::http::Uri,
-    query: Option<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    check_aet(&state, &aet)?;
-    accept::json(&headers, accept_param(&query).as_deref())?;
-    let retrieve = state.archive.retrieve();
-    let selected = retrieve.select(&study, series.as_deref(), instance.as_deref())?;
-    let base = urls::rs_base(&headers, &uri);
-    let mut out = Vec::with_capacity(selected.len());
-    for (sop, rec) in selected {
-        let mut header = retrieve.header(&sop, &rec).await?;
-        let instance_url = urls::retrieve_url(&base, &rec.study_uid, Some(&rec.series_uid), Some(&sop));
-        absolutize(&mut header, &instance_url);
-        out.push(header);
-    }
-    Ok(([(header::CONTENT_TYPE, "application/dicom+json")], Value::Array(out).to_string()).into_response())
-}
-
-/// Turns the stored relative BulkDataURIs (`bulkdata/…`) into absolute URLs of this instance.
-fn absolutize(value: &mut Value, instance_url: &str) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if k == "BulkDataURI" {
-                    if let Value::String(s) = v {
-                        if !s.contains("://") {
-                            *s = format!("{instance_url}/{s}");
-                        }
-                    }
-                } else {
-                    absolutize(v, instance_url);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| absolutize(v, instance_url)),
-        _ => {}
-    }
-}
-
-/// GET …/instances/{instance}/bulkdata/{path}: one bulk data value (PS3.18 10.4.1.1.5) as
-/// `multipart/related; type="application/octet-stream"`, little endian.
-pub(crate) async fn bulkdata(
-    State(state): State<AppState>,
-    Path((aet, study, series, instance, path)): Path<(String, String, String, String, String)>,
-) -> Result<Response, ApiError> {
-    check_aet(&state, &aet)?;
-    let retrieve = state.archive.retrieve();
-    let (_, rec) = retrieve.select(&study, Some(&series), Some(&instance))?.remove(0);
-    let bytes = retrieve.bytes(&rec).await?;
-    let p = path.clone();
-    let value = tokio::task::spawn_blocking(move || arc_dicom::bulk_value(&bytes, &p))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| match e {
-            arc_dicom::DicomError::Unsupported(what) => ApiError::NotAcceptable(format!("bulk data {path}: {what} cannot be served yet")),
-            other => ApiError::BadRequest(format!("bulk data path {path}: {other}")),
-        })?
-        .ok_or_else(|| ApiError::NotFound(format!("instance {instance} has no bulk data at {path}")))?;
+/// Streams the instances as a multipart/related body, one instance read at a time.
+fn multipart_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>) -> (String, Body) {
     let boundary = arc_dicom::new_boundary();
-    let mut body = format!("--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n", value.len()).into_bytes();
-    body.extend_from_slice(&value);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/related; type=\"application/octet-stream\"; boundary={boundary}");
-    Ok(([(header::CONTENT_TYPE, ct)], body).into_response())
+    let b = boundary.clone();
+    let parts = futures::stream::iter(plan).then(move |(_, rec, ts)| {
+        let retrieve = retrieve.clone();
+        let boundary = b.clone();
+        async move {
+            let (len, stream) = instance_stream(&retrieve, &rec, &ts).await.map_err(|e| std::io::Error::other(e.to_string()))?;
+            let head = format!("--{boundary}\r\nContent-Type: application/dicom; transfer-syntax={ts}\r\nContent-Length: {len}\r\n\r\n");
+            let tail = futures::stream::iter([Ok(Bytes::from_static(b"\r\n"))]);
+            Ok::<_, std::io::Error>(futures::stream::iter([Ok(Bytes::from(head))]).chain(stream).chain(tail))
+        }
+    });
+    let ct = format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
+    let close = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n"))) });
+    let body = parts.map(flatten_err).flatten().chain(close);
+    (ct, Body::from_stream(body))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bulk_uris_become_absolute() {
-        let mut v = serde_json::json!({"7FE00010": {"vr": "OW", "BulkDataURI": "bulkdata/7FE00010"}, "00540016": {"vr": "SQ", "Value": [{"00181072": {"vr": "OB", "BulkDataURI": "bulkdata/00540016/0/00181072"}}]}});
-        absolutize(&mut v, "http://h/rs/studies/1/series/2/instances/3");
-        assert_eq!(v["7FE00010"]["BulkDataURI"], "http://h/rs/studies/1/series/2/instances/3/bulkdata/7FE00010");
-        assert_eq!(v["00540016"]["Value"][0]["00181072"]["BulkDataURI"], "http://h/rs/studies/1/series/2/instances/3/bulkdata/00540016/0/00181072");
+fn flatten_err<S>(r: std::io::Result<S>) -> futures::future::Either<S, futures::stream::Iter<std::vec::IntoIter<std::io::Result<Bytes>>>>
+where
+    S: futures::Stream<Item = std::io::Result<Bytes>>,
+{
+    match r {
+        Ok(s) => futures::future::Either::Left(s),
+        Err(e) => futures::future::Either::Right(futures::stream::iter(vec![Err(e)])),
     }
+}
+
+/// Streams the instances as a ZIP archive, entries named `study/series/instance.dcm`; the
+/// archive is written as the instances stream, never built in memory.
+fn zip_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>) -> (String, Body) {
+    let writer = std::sync::Arc::new(std::sync::Mutex::new(zip::ZipWriter::default()));
+    let w = writer.clone();
+    let entries = futures::stream::iter(plan).then(move |(sop, rec, ts)| {
+        let retrieve = retrieve.clone();
+        let w = w.clone();
+        async move {
+            let (_, stream) = instance_stream(&retrieve, &rec, &ts).await.map_err(|e| std::io::Error::other(e.to_string()))?;
+            let name = format!("{}/{}/{sop}.dcm", rec.study_uid, rec.series_uid);
+            let head = w.lock().expect("zip writer").start(&name);
+            let w2 = w.clone();
+            let data = stream.map(move |r| r.map(|b| w2.lock().expect("zip writer").data(b)));
+            let w3 = w.clone();
+            let end = futures::stream::once(async move { Ok(w3.lock().expect("zip writer").end()) });
+            Ok::<_, std::io::Error>(futures::stream::iter([Ok(head)]).chain(data).chain(end))
+        }
+    });
+    let finish = futures::stream::once(async move { Ok::<_, std::io::Error>(writer.lock().expect("zip writer").finish()) });
+    let body = entries.map(flatten_err).flatten().chain(finish);
+    ("application/zip".to_string(), Body::from_stream(body))
 }

@@ -13,6 +13,14 @@ pub enum ModelError {
     /// The bytes are not an event this version understands.
     #[error("undecodable event: {0}")]
     Decode(#[from] serde_json::Error),
+    /// The event was written by a newer version of arcstream.
+    #[error("{kind} v{version} is newer than this build reads; upgrade the node")]
+    NewerVersion {
+        /// The event type.
+        kind: &'static str,
+        /// Its version.
+        version: u32,
+    },
 }
 
 /// Who caused an event.
@@ -71,9 +79,14 @@ impl EventEnvelope {
         serde_json::to_vec(self).expect("an event always serializes")
     }
 
-    /// Parses bytes read from the log.
+    /// Parses bytes read from the log. An event of a version newer than this build knows
+    /// is an error: its new fields would be dropped silently.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        Ok(serde_json::from_slice(bytes)?)
+        let env: EventEnvelope = serde_json::from_slice(bytes)?;
+        if env.version > env.event.max_version() {
+            return Err(ModelError::NewerVersion { kind: env.event.type_name(), version: env.version });
+        }
+        Ok(env)
     }
 }
 
@@ -86,10 +99,20 @@ pub enum Event {
 }
 
 impl Event {
-    /// The schema version written for this payload type.
+    /// The schema version written for this payload. An `InstanceStored` with coerced
+    /// attributes is v2, so a reader that does not know coercion refuses it instead of
+    /// serving the uncoerced values; without them it stays v1, readable by every node.
     pub fn version(&self) -> u32 {
         match self {
+            Event::InstanceStored(e) if !e.coerced.is_empty() => 2,
             Event::InstanceStored(_) => 1,
+        }
+    }
+
+    /// The newest schema version of this payload type that this build reads.
+    pub fn max_version(&self) -> u32 {
+        match self {
+            Event::InstanceStored(_) => 2,
         }
     }
 
@@ -150,8 +173,14 @@ pub struct InstanceStored {
     /// The overwrite policy in force when the handler made the event.
     #[serde(default)]
     pub overwrite: OverwritePolicy,
-    /// The attributes the index needs, of every level (patient, study, series, instance).
+    /// The attributes the index needs, of every level (patient, study, series, instance),
+    /// as the stored object has them.
     pub attrs: IndexAttrs,
+    /// v2: attributes coerced at store time (`keyword=value` on STOW-RS), any level, any
+    /// attribute. The blob stays as received; the projector applies these to the current
+    /// attributes and retrieval merges them into the header (ARCHITECTURE.md section 4).
+    #[serde(default, skip_serializing_if = "IndexAttrs::is_empty")]
+    pub coerced: IndexAttrs,
 }
 
 
@@ -162,18 +191,35 @@ mod tests {
     /// Every golden event of `schemas/golden/` reads and writes back to the same JSON value.
     #[test]
     fn golden_events_round_trip() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/golden/v1");
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/golden");
         let mut n = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
+        let mut paths: Vec<_> = std::fs::read_dir(root)
+            .unwrap()
+            .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+            .map(|e| e.unwrap().path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let folder_version: u32 = path.parent().unwrap().file_name().unwrap().to_str().unwrap()[1..].parse().unwrap();
             let text = std::fs::read_to_string(&path).unwrap();
             let original: serde_json::Value = serde_json::from_str(&text).unwrap();
             let event = EventEnvelope::from_bytes(text.as_bytes()).unwrap();
             let back: serde_json::Value = serde_json::from_slice(&event.to_bytes()).unwrap();
             assert_eq!(back, original, "{}", path.display());
             assert_eq!(event.event.type_name(), path.file_stem().unwrap().to_str().unwrap());
+            assert_eq!(event.version, folder_version, "{}", path.display());
+            assert_eq!(event.event.version(), folder_version, "the version a handler writes for it");
             n += 1;
         }
-        assert!(n >= 1);
+        assert!(n >= 2);
+    }
+
+    #[test]
+    fn a_newer_version_is_refused_not_misread() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/golden/v2/InstanceStored.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["version"] = 3.into();
+        let err = EventEnvelope::from_bytes(v.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(err, ModelError::NewerVersion { version: 3, .. }));
     }
 }

@@ -23,13 +23,25 @@ impl Touched {
     pub(crate) fn add_event(&mut self, event: &Event) {
         match event {
             Event::InstanceStored(e) => {
-                self.patients.insert(patient_key(&e.attrs));
+                self.patients.insert(patient_key(&current_attrs(e)));
                 self.studies.insert(e.study_uid.clone());
                 self.series.insert(e.series_uid.clone());
                 self.instances.insert(e.sop_instance_uid.clone());
             }
         }
     }
+}
+
+/// The index attributes of a stored instance as they currently are: those of the object,
+/// with the indexed ones among the attributes coerced at store time put over them.
+pub fn current_attrs(e: &InstanceStored) -> IndexAttrs {
+    let mut attrs = e.attrs.clone();
+    for (tag, value) in &e.coerced {
+        if INDEXED.iter().any(|i| i.tag == tag) {
+            attrs.insert(tag.clone(), value.clone());
+        }
+    }
+    attrs
 }
 
 /// Patient key: Patient ID, and the issuer when there is one (PS3.3 C.7.1.1: an ID is unique
@@ -93,15 +105,25 @@ pub(crate) fn apply(txn: &WriteTransaction, seq: u64, env: &EventEnvelope) -> Re
     if t.outcomes.get(id.as_str())?.is_some() {
         return Ok(());
     }
+    let at = Stamp { seq, millis: env.time.timestamp_millis() };
     let outcome = match &env.event {
-        Event::InstanceStored(e) => instance_stored(&mut t, seq, e)?,
+        Event::InstanceStored(e) => instance_stored(&mut t, at, e)?,
     };
     put(&mut t.outcomes, &id, &outcome)
 }
 
-fn instance_stored(t: &mut Tables<'_>, seq: u64, e: &InstanceStored) -> Result<Outcome> {
+/// Where and when an event is applied: its log position and its time.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    seq: u64,
+    millis: i64,
+}
+
+fn instance_stored(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<Outcome> {
+    let seq = at.seq;
     if let Some(held) = get::<InstanceRec>(&t.instances, &e.sop_instance_uid)? {
-        if held.sha256 == e.sha256 {
+        // the same bytes with the same coercion: nothing changes
+        if held.sha256 == e.sha256 && held.coerced == e.coerced {
             return Ok(Outcome::Unchanged { seq: held.ord });
         }
         if e.overwrite == OverwritePolicy::Never {
@@ -126,18 +148,20 @@ fn instance_stored(t: &mut Tables<'_>, seq: u64, e: &InstanceStored) -> Result<O
     }
     let replaced = match get::<InstanceRec>(&t.instances, &e.sop_instance_uid)? {
         Some(old) => {
-            remove_instance(t, &e.sop_instance_uid, &old)?;
+            remove_instance(t, at, &e.sop_instance_uid, &old)?;
             true
         }
         None => false,
     };
-    add_instance(t, seq, e)?;
+    add_instance(t, at, e)?;
     Ok(if replaced { Outcome::Replaced { seq } } else { Outcome::Stored { seq } })
 }
 
-fn add_instance(t: &mut Tables<'_>, seq: u64, e: &InstanceStored) -> Result<()> {
-    let [patient_attrs, study_attrs, series_attrs, instance_attrs] = split_levels(&e.attrs);
-    let pkey = patient_key(&e.attrs);
+fn add_instance(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<()> {
+    let seq = at.seq;
+    let current = current_attrs(e);
+    let [patient_attrs, study_attrs, series_attrs, instance_attrs] = split_levels(&current);
+    let pkey = patient_key(&current);
     let modality = series_attrs.get("00080060").and_then(AttrValue::first).map(str::to_string);
 
     let mut patient = get::<PatientRec>(&t.patients, &pkey)?.unwrap_or_else(|| PatientRec {
@@ -165,6 +189,7 @@ fn add_instance(t: &mut Tables<'_>, seq: u64, e: &InstanceStored) -> Result<()> 
                 sop_classes: BTreeSet::new(),
                 ord: seq,
                 seq,
+                modified: at.millis,
             }
         }
     };
@@ -179,15 +204,17 @@ fn add_instance(t: &mut Tables<'_>, seq: u64, e: &InstanceStored) -> Result<()> 
             study.series += 1;
             patient.series += 1;
             t.children.insert(link(&e.study_uid, &e.series_uid).as_str(), ())?;
-            SeriesRec { study_uid: e.study_uid.clone(), attrs: series_attrs, instances: 0, size: 0, ord: seq, seq }
+            SeriesRec { study_uid: e.study_uid.clone(), attrs: series_attrs, instances: 0, size: 0, ord: seq, seq, modified: at.millis }
         }
     };
     series.instances += 1;
     series.size += e.size;
     series.seq = seq;
+    series.modified = series.modified.max(at.millis);
     study.instances += 1;
     study.size += e.size;
     study.seq = seq;
+    study.modified = study.modified.max(at.millis);
     study.sop_classes.insert(e.sop_class_uid.clone());
     if let Some(m) = modality.or_else(|| series.attrs.get("00080060").and_then(AttrValue::first).map(str::to_string)) {
         study.modalities.insert(m);
@@ -206,6 +233,8 @@ fn add_instance(t: &mut Tables<'_>, seq: u64, e: &InstanceStored) -> Result<()> 
         attrs: instance_attrs,
         ord: seq,
         seq,
+        coerced: e.coerced.clone(),
+        modified: at.millis,
     };
     put(&mut t.instances, &e.sop_instance_uid, &rec)?;
     put(&mut t.series, &e.series_uid, &series)?;
@@ -215,7 +244,7 @@ fn add_instance(t: &mut Tables<'_>, seq: u64, e: &InstanceStored) -> Result<()> 
 }
 
 /// Removes an instance and its empty parents, adjusting every aggregate.
-fn remove_instance(t: &mut Tables<'_>, sop: &str, old: &InstanceRec) -> Result<()> {
+fn remove_instance(t: &mut Tables<'_>, at: Stamp, sop: &str, old: &InstanceRec) -> Result<()> {
     t.instances.remove(sop)?;
     t.children.remove(link(&old.series_uid, sop).as_str())?;
     let mut series: SeriesRec = get(&t.series, &old.series_uid)?.expect("an instance's series exists");
@@ -223,8 +252,12 @@ fn remove_instance(t: &mut Tables<'_>, sop: &str, old: &InstanceRec) -> Result<(
     let mut patient: PatientRec = get(&t.patients, &study.patient_key)?.expect("a study's patient exists");
     series.instances -= 1;
     series.size -= old.size;
+    series.seq = at.seq;
+    series.modified = series.modified.max(at.millis);
     study.instances -= 1;
     study.size -= old.size;
+    study.seq = at.seq;
+    study.modified = study.modified.max(at.millis);
     patient.instances -= 1;
     if series.instances == 0 {
         t.series.remove(old.series_uid.as_str())?;

@@ -10,7 +10,7 @@ mod apply;
 mod docs;
 mod state;
 
-pub use apply::patient_key;
+pub use apply::{current_attrs, patient_key};
 pub use state::{InstanceRec, Outcome, PatientRec, SeriesRec, StateReader, StudyRec};
 
 use arc_eventlog::{EventLog, Record};

@@ -41,6 +41,23 @@ pub struct InstanceRec {
     pub ord: u64,
     /// Sequence of the last event that changed it (ETags).
     pub seq: u64,
+    /// Attributes coerced at store time: merged into the stored header on retrieve.
+    #[serde(default, skip_serializing_if = "IndexAttrs::is_empty")]
+    pub coerced: IndexAttrs,
+    /// Time of the last change (Unix milliseconds; the latest event time seen, so it never
+    /// goes back), for Last-Modified.
+    #[serde(default)]
+    pub modified: i64,
+}
+
+impl InstanceRec {
+    /// The current attributes that differ from the stored object and that retrieval merges
+    /// into its header: today the attributes coerced at store time. This is the one seam
+    /// through which edits of the patient, study or series (later events) will reach
+    /// retrieval too; an instance without overrides streams its bytes untouched.
+    pub fn overrides(&self) -> IndexAttrs {
+        self.coerced.clone()
+    }
 }
 
 /// A series with its attributes and aggregates.
@@ -58,6 +75,9 @@ pub struct SeriesRec {
     pub ord: u64,
     /// Sequence of the last change.
     pub seq: u64,
+    /// Time of the last change (Unix milliseconds), for Last-Modified.
+    #[serde(default)]
+    pub modified: i64,
 }
 
 /// A study with its attributes (and its patient's, as of its first instance) and aggregates.
@@ -81,6 +101,9 @@ pub struct StudyRec {
     pub ord: u64,
     /// Sequence of the last change.
     pub seq: u64,
+    /// Time of the last change (Unix milliseconds), for Last-Modified.
+    #[serde(default)]
+    pub modified: i64,
 }
 
 /// A patient, keyed by Patient ID and issuer.

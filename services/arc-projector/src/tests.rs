@@ -32,6 +32,7 @@ fn stored(study: &str, series: &str, sop: &str, sha: &str, modality: &str, overw
             source: Source::Stow,
             overwrite,
             attrs: attrs("P1", study, series, sop, modality),
+            coerced: IndexAttrs::new(),
         }),
         Actor::default(),
     )
@@ -103,4 +104,34 @@ fn a_retried_event_id_applies_once_and_reopen_resumes() {
     let p = Projector::open(dir.path()).unwrap();
     assert_eq!(p.applied(), 2);
     assert_eq!(p.index().count(&q(Level::Instance, &[])).unwrap(), 1);
+}
+
+#[test]
+fn coerced_attributes_reach_the_index_and_the_record_but_not_the_event_attrs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Projector::open(dir.path()).unwrap();
+    let mut e = stored("1.1", "1.1.1", "1", "a", "CT", OverwritePolicy::Never);
+    let Event::InstanceStored(ref mut payload) = e.event;
+    payload.coerced = IndexAttrs::from([
+        ("00100010".to_string(), AttrValue::text("PN", vec!["Coerced^Name".into()])),
+        ("00100020".to_string(), AttrValue::text("LO", vec!["NEWID".into()])),
+        ("00181000".to_string(), AttrValue::text("LO", vec!["SERIAL".into()])),
+    ]);
+    e.version = e.event.version();
+    assert_eq!(e.version, 2);
+    // the same bytes with another coercion are another object; with the same, nothing changes
+    let same = EventEnvelope::new(e.event.clone(), Actor::default());
+    let plain = stored("1.1", "1.1.1", "1", "a", "CT", OverwritePolicy::Never);
+    p.apply_batch(&records(0, &[e.clone(), same.clone(), plain.clone()])).unwrap();
+    let s = p.state();
+    assert_eq!(s.outcome(&same.id.to_string()).unwrap(), Some(Outcome::Unchanged { seq: 0 }));
+    assert!(matches!(s.outcome(&plain.id.to_string()).unwrap(), Some(Outcome::Refused { status: 0x0111, .. })));
+    let rec = s.instance("1").unwrap().unwrap();
+    assert_eq!(rec.overrides().len(), 3, "every coerced attribute is merged on retrieve");
+    assert!(rec.modified > 0);
+    let page = p.index().search(&q(Level::Study, &[("PatientName", "Coerced^Name")])).unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.hits[0]["00100020"].values, vec!["NEWID"]);
+    assert!(p.state().patient("NEWID").unwrap().is_some(), "the patient key follows the coerced Patient ID");
+    assert_eq!(p.index().count(&q(Level::Study, &[("PatientName", "Doe^P1")])).unwrap(), 0);
 }

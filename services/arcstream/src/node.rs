@@ -43,7 +43,8 @@ pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
     tracing::info!(applied, elapsed_ms = start.elapsed().as_millis() as u64, "projection caught up with the log");
     tokio::spawn(projector.clone().run(log.clone()));
 
-    let archive = Archive::new(log, store, projector, cfg.overwrite, Duration::from_millis(cfg.write_wait_ms));
+    let archive = Archive::new(log, store, projector, cfg.overwrite, Duration::from_millis(cfg.write_wait_ms))
+        .with_spool_dir(cfg.data_dir.join("spool"));
     let state = arc_dicomweb::AppState { archive, config: Arc::new(cfg.clone()) };
     let app = arc_dicomweb::router(state);
     let listener = tokio::net::TcpListener::bind(cfg.listen)

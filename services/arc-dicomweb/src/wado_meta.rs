@@ -1,0 +1,489 @@
+//! WADO-RS metadata and bulk data (PS3.18 10.4.1.1.2, 10.4.1.1.5): headers as DICOM JSON or
+//! as `multipart/related; type="application/dicom+xml"` (PS3.19), with current attributes
+//! merged in, `includefield` and `excludeprivate` applied, absolute BulkDataURIs; bulk data
+//! of a study, series or instance as `multipart/related` parts with Content-Location.
+
+use crate::accept::{self, BulkChoice, Structured};
+use crate::wado::accept_param;
+use crate::{check_aet, conditional, urls, ApiError, AppState};
+use arc_dicom::BulkValue;
+use axum::body::{Body, Bytes};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Which attributes a metadata answer keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Filter {
+    /// `includefield`: these top-level attributes (and the identifying UIDs); `None`: all.
+    include: Option<BTreeSet<String>>,
+    /// `excludeprivate=true`: no private attributes (odd groups), at any depth.
+    exclude_private: bool,
+}
+
+/// Study, Series and SOP Instance UID and SOP Class UID: kept whatever `includefield` says,
+/// so every answer stays identifiable.
+const ALWAYS: &[&str] = &["0020000D", "0020000E", "00080018", "00080016"];
+
+fn parse_filter(query: &Option<String>) -> Result<Filter, ApiError> {
+    let mut f = Filter::default();
+    for (k, v) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "includefield" => {
+                for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    if name == "all" {
+                        f.include = None;
+                        return Ok(Filter {
+                            include: None,
+                            ..parse_private(query)?
+                        });
+                    }
+                    let tag = arc_dicom::tag_of(name).ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "includefield {name:?} is not a DICOM keyword or tag"
+                        ))
+                    })?;
+                    f.include.get_or_insert_with(BTreeSet::new).insert(tag);
+                }
+            }
+            "excludeprivate" => f.exclude_private = parse_bool(&v)?,
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+fn parse_private(query: &Option<String>) -> Result<Filter, ApiError> {
+    let mut f = Filter::default();
+    for (k, v) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        if k == "excludeprivate" {
+            f.exclude_private = parse_bool(&v)?;
+        }
+    }
+    Ok(f)
+}
+
+fn parse_bool(v: &str) -> Result<bool, ApiError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        other => Err(ApiError::BadRequest(format!(
+            "excludeprivate must be true or false, not {other:?}"
+        ))),
+    }
+}
+
+fn is_private(key: &str) -> bool {
+    u16::from_str_radix(key.get(..4).unwrap_or("0000"), 16).is_ok_and(|g| g % 2 == 1)
+}
+
+fn strip_private(v: &mut Value) {
+    if let Value::Object(map) = v {
+        map.retain(|k, _| !is_private(k));
+        for attr in map.values_mut() {
+            if let Some(Value::Array(items)) = attr.get_mut("Value") {
+                items.iter_mut().for_each(strip_private);
+            }
+        }
+    }
+}
+
+impl Filter {
+    fn apply(&self, header: &mut Value) {
+        if let (Some(keep), Value::Object(map)) = (&self.include, &mut *header) {
+            map.retain(|k, _| keep.contains(k) || ALWAYS.contains(&k.as_str()));
+        }
+        if self.exclude_private {
+            strip_private(header);
+        }
+    }
+}
+
+type Q = RawQuery;
+
+/// GET /studies/{study}/metadata
+pub(crate) async fn study_metadata(
+    State(s): State<AppState>,
+    Path((aet, st)): Path<(String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
+    metadata(s, aet, st, None, None, u, q, h).await
+}
+
+/// GET /studies/{study}/series/{series}/metadata
+pub(crate) async fn series_metadata(
+    State(s): State<AppState>,
+    Path((aet, st, se)): Path<(String, String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
+    metadata(s, aet, st, Some(se), None, u, q, h).await
+}
+
+/// GET /studies/{study}/series/{series}/instances/{instance}/metadata
+pub(crate) async fn instance_metadata(
+    State(s): State<AppState>,
+    Path((aet, st, se, i)): Path<(String, String, String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
+    metadata(s, aet, st, Some(se), Some(i), u, q, h).await
+}
+
+/// GET /studies/{study}/bulkdata
+pub(crate) async fn study_bulkdata(
+    State(s): State<AppState>,
+    Path((aet, st)): Path<(String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
+    bulkdata_all(s, aet, st, None, None, u, q, h).await
+}
+
+/// GET /studies/{study}/series/{series}/bulkdata
+pub(crate) async fn series_bulkdata(
+    State(s): State<AppState>,
+    Path((aet, st, se)): Path<(String, String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
+    bulkdata_all(s, aet, st, Some(se), None, u, q, h).await
+}
+
+/// GET /studies/{study}/series/{series}/instances/{instance}/bulkdata
+pub(crate) async fn instance_bulkdata(
+    State(s): State<AppState>,
+    Path((aet, st, se, i)): Path<(String, String, String, String)>,
+    OriginalUri(u): OriginalUri,
+    RawQuery(q): Q,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
+    bulkdata_all(s, aet, st, Some(se), Some(i), u, q, h).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn metadata(
+    state: AppState,
+    aet: String,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    uri: axum::http::Uri,
+    query: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_aet(&state, &aet)?;
+    let format = accept::structured(&headers, accept_param(&query).as_deref(), true)?;
+    let filter = parse_filter(&query)?;
+    let retrieve = state.archive.retrieve();
+    let selected = retrieve.select(&study, series.as_deref(), instance.as_deref())?;
+    let variant = format!("metadata {format:?} {filter:?}");
+    let validators = conditional::Validators::of(
+        &retrieve,
+        &study,
+        series.as_deref(),
+        instance.as_deref(),
+        &variant,
+    )?;
+    if let Some(r) = validators.check(&headers) {
+        return Ok(r);
+    }
+    let base = urls::rs_base(&headers, &uri);
+    let mut out = Vec::with_capacity(selected.len());
+    for (sop, rec) in selected {
+        let mut header = retrieve.header(&sop, &rec).await?;
+        arc_dicom::merge_json(&mut header, &rec.overrides());
+        filter.apply(&mut header);
+        let instance_url =
+            urls::retrieve_url(&base, &rec.study_uid, Some(&rec.series_uid), Some(&sop));
+        absolutize(&mut header, &instance_url);
+        out.push(header);
+    }
+    let mut resp = match format {
+        Structured::Json => (
+            [(header::CONTENT_TYPE, "application/dicom+json".to_string())],
+            Value::Array(out).to_string(),
+        )
+            .into_response(),
+        Structured::Xml => {
+            let mut w = arc_dicom::MultipartWriter::new("application/dicom+xml");
+            for h in &out {
+                w.part(
+                    "application/dicom+xml",
+                    &[],
+                    arc_dicom::json_to_native_xml(h).into_bytes(),
+                );
+            }
+            let ct = w.content_type();
+            ([(header::CONTENT_TYPE, ct)], w.finish()).into_response()
+        }
+    };
+    validators.apply(&mut resp);
+    Ok(resp)
+}
+
+/// Turns the stored relative BulkDataURIs (`bulkdata/…`) into absolute URLs of this instance.
+pub(crate) fn absolutize(value: &mut Value, instance_url: &str) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if k == "BulkDataURI" {
+                    if let Value::String(s) = v {
+                        if !s.contains("://") {
+                            *s = format!("{instance_url}/{s}");
+                        }
+                    }
+                } else {
+                    absolutize(v, instance_url);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| absolutize(v, instance_url)),
+        _ => {}
+    }
+}
+
+/// The relative BulkDataURIs of a stored header.
+fn bulk_paths(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("BulkDataURI", Value::String(s))
+                        if s.starts_with(arc_dicom::BULKDATA_PREFIX) =>
+                    {
+                        out.push(s.clone())
+                    }
+                    _ => bulk_paths(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| bulk_paths(v, out)),
+        _ => {}
+    }
+}
+
+/// The parts of one bulk value as the client accepts them: `(content type, location, bytes)`.
+fn parts_of(
+    value: BulkValue,
+    location: &str,
+    choice: &BulkChoice,
+) -> Vec<(String, String, Vec<u8>)> {
+    match value {
+        BulkValue::Native(bytes) if choice.octet_stream => {
+            vec![("application/octet-stream".into(), location.into(), bytes)]
+        }
+        BulkValue::Native(_) => Vec::new(),
+        BulkValue::Encapsulated {
+            media_type,
+            transfer_syntax,
+            frames,
+        } if choice.takes(media_type) => {
+            let ct = format!("{media_type}; transfer-syntax={transfer_syntax}");
+            let one = frames.len() == 1;
+            frames
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    // several frames: each at its frame URL (PS3.18 10.4.1.1.4)
+                    let loc = if one {
+                        location.to_string()
+                    } else {
+                        format!(
+                            "{}/frames/{}",
+                            location.split("/bulkdata/").next().unwrap_or(location),
+                            i + 1
+                        )
+                    };
+                    (ct.clone(), loc, f)
+                })
+                .collect()
+        }
+        BulkValue::Encapsulated { .. } => Vec::new(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn bulkdata_all(
+    state: AppState,
+    aet: String,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    uri: axum::http::Uri,
+    query: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_aet(&state, &aet)?;
+    let choice = accept::bulk(&headers, accept_param(&query).as_deref())?;
+    let retrieve = state.archive.retrieve();
+    let selected = retrieve.select(&study, series.as_deref(), instance.as_deref())?;
+    let validators = conditional::Validators::of(
+        &retrieve,
+        &study,
+        series.as_deref(),
+        instance.as_deref(),
+        &format!("bulkdata {choice:?}"),
+    )?;
+    if let Some(r) = validators.check(&headers) {
+        return Ok(r);
+    }
+    let base = urls::rs_base(&headers, &uri);
+    let boundary = arc_dicom::new_boundary();
+    let b = boundary.clone();
+    // One instance at a time: read, cut into its bulk values, send.
+    let parts = futures::stream::iter(selected).then(move |(sop, rec)| {
+        let retrieve = retrieve.clone();
+        let (base, boundary, choice) = (base.clone(), b.clone(), choice.clone());
+        async move {
+            let header = retrieve.header(&sop, &rec).await.map_err(std::io::Error::other)?;
+            let mut paths = Vec::new();
+            bulk_paths(&header, &mut paths);
+            let bytes = retrieve.bytes(&rec).await.map_err(std::io::Error::other)?;
+            let values = tokio::task::spawn_blocking(move || arc_dicom::bulk_values(&bytes, &paths))
+                .await
+                .map_err(std::io::Error::other)?
+                .map_err(std::io::Error::other)?;
+            let url = urls::retrieve_url(&base, &rec.study_uid, Some(&rec.series_uid), Some(&sop));
+            let mut chunks = Vec::new();
+            for (path, value) in values {
+                for (ct, loc, data) in parts_of(value, &format!("{url}/{path}"), &choice) {
+                    let head = format!("--{boundary}\r\nContent-Type: {ct}\r\nContent-Location: {loc}\r\nContent-Length: {}\r\n\r\n", data.len());
+                    chunks.push(Ok(Bytes::from(head)));
+                    chunks.push(Ok(Bytes::from(data)));
+                    chunks.push(Ok(Bytes::from_static(b"\r\n")));
+                }
+            }
+            Ok::<_, std::io::Error>(futures::stream::iter(chunks))
+        }
+    });
+    let ct = format!("multipart/related; type=\"application/octet-stream\"; boundary={boundary}");
+    let close = futures::stream::once(async move {
+        Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n")))
+    });
+    let body = parts
+        .map(|r| match r {
+            Ok(s) => s.left_stream(),
+            Err(e) => futures::stream::iter(vec![Err(e)]).right_stream(),
+        })
+        .flatten()
+        .chain(close);
+    let mut resp = ([(header::CONTENT_TYPE, ct)], Body::from_stream(body)).into_response();
+    validators.apply(&mut resp);
+    Ok(resp)
+}
+
+/// GET …/instances/{instance}/bulkdata/{path}: one bulk data value (PS3.18 10.4.1.1.5);
+/// encapsulated Pixel Data as its frames in their own media type when accepted.
+pub(crate) async fn bulkdata(
+    State(state): State<AppState>,
+    Path((aet, study, series, instance, path)): Path<(String, String, String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_aet(&state, &aet)?;
+    let choice = accept::bulk(&headers, accept_param(&q).as_deref())?;
+    let retrieve = state.archive.retrieve();
+    let (_, rec) = retrieve
+        .select(&study, Some(&series), Some(&instance))?
+        .remove(0);
+    let validators = conditional::Validators::of(
+        &retrieve,
+        &study,
+        Some(&series),
+        Some(&instance),
+        &format!("bulk {path} {choice:?}"),
+    )?;
+    if let Some(r) = validators.check(&headers) {
+        return Ok(r);
+    }
+    let bytes = retrieve.bytes(&rec).await?;
+    let p = path.clone();
+    let value = tokio::task::spawn_blocking(move || arc_dicom::bulk_value_any(&bytes, &p))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::BadRequest(format!("bulk data path {path}: {e}")))?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("instance {instance} has no bulk data at {path}"))
+        })?;
+    let kind = match &value {
+        BulkValue::Native(_) => "application/octet-stream".to_string(),
+        BulkValue::Encapsulated { media_type, .. } => media_type.to_string(),
+    };
+    let location = format!("{}{}", urls::origin_of(&headers), uri.path());
+    let parts = parts_of(value, &location, &choice);
+    if parts.is_empty() {
+        return Err(ApiError::NotAcceptable(format!(
+            "bulk data {path} is {kind}; offered: multipart/related; type=\"{kind}\""
+        )));
+    }
+    let mut w = arc_dicom::MultipartWriter::new(&kind);
+    for (ct, loc, data) in parts {
+        w.part(&ct, &[("Content-Location", &loc)], data);
+    }
+    let ct = w.content_type();
+    let mut resp = ([(header::CONTENT_TYPE, ct)], w.finish()).into_response();
+    validators.apply(&mut resp);
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_uris_become_absolute() {
+        let mut v = serde_json::json!({"7FE00010": {"vr": "OW", "BulkDataURI": "bulkdata/7FE00010"}, "00540016": {"vr": "SQ", "Value": [{"00181072": {"vr": "OB", "BulkDataURI": "bulkdata/00540016/0/00181072"}}]}});
+        let mut paths = Vec::new();
+        bulk_paths(&v, &mut paths);
+        paths.sort();
+        assert_eq!(
+            paths,
+            vec!["bulkdata/00540016/0/00181072", "bulkdata/7FE00010"]
+        );
+        absolutize(&mut v, "http://h/rs/studies/1/series/2/instances/3");
+        assert_eq!(
+            v["7FE00010"]["BulkDataURI"],
+            "http://h/rs/studies/1/series/2/instances/3/bulkdata/7FE00010"
+        );
+        assert_eq!(
+            v["00540016"]["Value"][0]["00181072"]["BulkDataURI"],
+            "http://h/rs/studies/1/series/2/instances/3/bulkdata/00540016/0/00181072"
+        );
+    }
+
+    #[test]
+    fn filters_keep_identity_and_drop_private() {
+        let q = Some("includefield=PatientName,00080060&excludeprivate=true".to_string());
+        let f = parse_filter(&q).unwrap();
+        let mut h = serde_json::json!({
+            "00100010": {"vr": "PN"}, "00080060": {"vr": "CS"}, "00100020": {"vr": "LO"},
+            "00080018": {"vr": "UI"}, "00091001": {"vr": "LO"}
+        });
+        f.apply(&mut h);
+        let keys: Vec<&String> = h.as_object().unwrap().keys().collect();
+        assert_eq!(keys, vec!["00080018", "00080060", "00100010"]);
+        let mut nested = serde_json::json!({"00081115": {"vr": "SQ", "Value": [{"00291010": {"vr": "OB"}, "0020000E": {"vr": "UI"}}]}});
+        parse_filter(&Some("excludeprivate=true".into()))
+            .unwrap()
+            .apply(&mut nested);
+        assert!(nested["00081115"]["Value"][0].get("00291010").is_none());
+        assert!(parse_filter(&Some("includefield=NotAKeyword".into())).is_err());
+        assert_eq!(
+            parse_filter(&Some("includefield=all".into()))
+                .unwrap()
+                .include,
+            None
+        );
+    }
+}

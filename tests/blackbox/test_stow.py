@@ -1,0 +1,113 @@
+"""STOW-RS in full: keyword=value coercion (recorded, projected, merged on retrieve while the
+blob stays as received), Native DICOM Model (XML) answers, warning and failure codes."""
+import hashlib
+import io
+import warnings
+import xml.etree.ElementTree as ET
+
+import pydicom
+import requests
+
+from conftest import FIXTURES, multipart, parse_multipart
+
+NS = {"d": "http://dicom.nema.org/PS3.19/models/NativeDICOM"}
+AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+
+
+def read(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(io.BytesIO(data))
+
+
+def post(base, parts, query="", accept="application/dicom+json", study=None):
+    ct, body = multipart(parts)
+    url = f"{base}/studies" + (f"/{study}" if study else "") + (f"?{query}" if query else "")
+    return requests.post(url, data=body, headers={"Content-Type": ct, "Accept": accept}, timeout=60)
+
+
+def test_coercion_is_served_everywhere_while_the_blob_stays_as_received(server):
+    data = (FIXTURES / "pydicom" / "CT_small.dcm").read_bytes()
+    orig = read(data)
+    r = post(server.base, [data], "PatientName=Coerced%5EName&InstitutionName=Coercion%20Hospital&PatientID=COERCED1")
+    assert r.status_code == 202, r.text  # stored with warnings (PS3.18 Table 10.5.3-1)
+    (ref,) = r.json()["00081199"]["Value"]
+    assert ref["00081196"]["Value"] == [0xB000]
+    assert "coerced" in r.headers["Warning"]
+    # the blob is the bytes sent
+    sha = hashlib.sha256(data).hexdigest()
+    assert (server.data_dir / "objects" / "blobs" / "sha256" / sha[:2] / f"{sha}.dcm").read_bytes() == data
+    # QIDO finds the coerced values, not the original ones
+    found = requests.get(f"{server.base}/studies", params={"PatientName": "Coerced^Name"}).json()
+    assert [x["0020000D"]["Value"][0] for x in found] == [orig.StudyInstanceUID]
+    assert requests.get(f"{server.base}/studies", params={"PatientID": orig.PatientID}).json() == []
+    # metadata and the instance carry them; everything else is the original
+    inst = f"{server.base}/studies/{orig.StudyInstanceUID}/series/{orig.SeriesInstanceUID}/instances/{orig.SOPInstanceUID}"
+    (meta,) = requests.get(f"{inst}/metadata").json()
+    assert meta["00100010"]["Value"] == [{"Alphabetic": "Coerced^Name"}]
+    assert meta["00080080"]["Value"] == ["Coercion Hospital"]
+    for accept in (AS_STORED, None):
+        r = requests.get(inst, headers={"Accept": accept} if accept else {})
+        assert r.status_code == 200
+        ((_, body),) = parse_multipart(r)
+        got = read(body)
+        assert str(got.PatientName) == "Coerced^Name" and got.PatientID == "COERCED1"
+        assert got.InstitutionName == "Coercion Hospital"
+        assert got.file_meta.TransferSyntaxUID == orig.file_meta.TransferSyntaxUID
+        assert got.pixel_array.tolist() == orig.pixel_array.tolist()
+    # the log decides: a rebuilt projection serves the same coerced values and ETags
+    etag = requests.get(f"{inst}/metadata").headers["ETag"]
+    server.stop()
+    assert "reindexed" in server.run("reindex").stdout
+    server.start()  # on a new port
+    inst = inst.replace(inst.split("/aets/")[0], server.url)
+    assert [x["0020000D"]["Value"][0] for x in requests.get(f"{server.base}/studies", params={"PatientID": "COERCED1"}).json()] == [orig.StudyInstanceUID]
+    again = requests.get(f"{inst}/metadata")
+    assert again.headers["ETag"] == etag and again.json()[0]["00100010"]["Value"] == [{"Alphabetic": "Coerced^Name"}]
+
+
+def test_a_value_outside_the_stored_character_set_switches_to_utf8(server):
+    data = (FIXTURES / "pydicom" / "MR_small.dcm").read_bytes()
+    orig = read(data)
+    assert orig.get("SpecificCharacterSet") in (None, "", "ISO_IR 100")
+    name = "Ψυχή^Ærøskøbing"
+    r = post(server.base, [data], "PatientName=" + requests.utils.quote(name))
+    assert r.status_code == 202, r.text
+    inst = f"{server.base}/studies/{orig.StudyInstanceUID}/series/{orig.SeriesInstanceUID}/instances/{orig.SOPInstanceUID}"
+    ((_, body),) = parse_multipart(requests.get(inst, headers={"Accept": AS_STORED}))
+    got = read(body)
+    assert got.SpecificCharacterSet == "ISO_IR 192"
+    assert str(got.PatientName) == name
+    (meta,) = requests.get(f"{inst}/metadata").json()
+    assert meta["00100010"]["Value"] == [{"Alphabetic": name}]
+
+
+def test_bad_coercions_are_refused_before_anything_is_stored(server):
+    data = (FIXTURES / "pydicom" / "CT_small.dcm").read_bytes()
+    for q in ("NoSuchKeyword=1", "SOPInstanceUID=1.2.3", "Rows=many", "PixelData=x"):
+        r = post(server.base, [data], q)
+        assert r.status_code == 400, (q, r.text)
+    assert requests.get(f"{server.base}/instances").json() == []
+
+
+def test_xml_answers_on_request_with_failure_reasons(server):
+    good = (FIXTURES / "pydicom" / "CT_small.dcm").read_bytes()
+    orig = read(good)
+    r = post(server.base, [good, b"not dicom"], accept="application/dicom+xml")
+    assert r.status_code == 202
+    assert r.headers["Content-Type"].startswith("application/dicom+xml")
+    root = ET.fromstring(r.content)
+    assert root.tag == "{%s}NativeDicomModel" % NS["d"]
+    ref = root.find("d:DicomAttribute[@keyword='ReferencedSOPSequence']/d:Item", NS)
+    assert ref.find("d:DicomAttribute[@tag='00081155']/d:Value", NS).text == orig.SOPInstanceUID
+    fail = root.find("d:DicomAttribute[@keyword='FailedSOPSequence']/d:Item", NS)
+    assert fail.find("d:DicomAttribute[@tag='00081197']/d:Value", NS).text == str(0xC000)
+    # the same bytes again: success, no change; another study addressed: C409
+    r = post(server.base, [good])
+    assert r.status_code == 200, r.text
+    r = post(server.base, [good], study="1.2.3.4")
+    assert r.status_code == 409
+    assert r.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0xC409]
+    # a JSON-only Accept that the server cannot meet: 406 naming what is offered
+    r = post(server.base, [good], accept="text/html")
+    assert r.status_code == 406 and "application/dicom+xml" in r.text

@@ -1,0 +1,174 @@
+"""WADO-RS beyond the basics: Accept negotiation as clients send it, ETag/Last-Modified with
+304s, CORS on every answer, metadata includefield/excludeprivate and XML, bulk data at every
+level, ZIP downloads as stored and uncompressed."""
+import io
+import warnings
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pydicom
+import pytest
+import requests
+
+from conftest import FIXTURES, Server, parse_multipart, stow
+
+FILES = ["CT_small.dcm", "MR_small.dcm", "JPEG-lossy.dcm", "SC_rgb_rle.dcm"]
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+ORIGIN = {"Origin": "http://viewer.example"}
+
+
+def read(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(io.BytesIO(data) if isinstance(data, bytes) else data)
+
+
+@pytest.fixture(scope="module")
+def held(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("wado") / "data").start()
+    files = {name: (FIXTURES / "pydicom" / name).read_bytes() for name in FILES}
+    r = stow(s.base, list(files.values()))
+    assert r.status_code == 200, r.text
+    yield s, {name: (data, read(data)) for name, data in files.items()}
+    s.kill()
+
+
+def url(s, ds, level="instance"):
+    u = f"{s.base}/studies/{ds.StudyInstanceUID}"
+    if level in ("series", "instance"):
+        u += f"/series/{ds.SeriesInstanceUID}"
+    if level == "instance":
+        u += f"/instances/{ds.SOPInstanceUID}"
+    return u
+
+
+def test_negotiation_as_clients_send_it(held):
+    s, files = held
+    data, ds = files["CT_small.dcm"]
+    u = url(s, ds)
+    cases = {
+        'multipart/related; type="application/dicom"; transfer-syntax=*': ds.file_meta.TransferSyntaxUID,
+        "multipart/related;type=application/dicom;transfer-syntax=*": ds.file_meta.TransferSyntaxUID,
+        'multipart/related; type="application/dicom"; transfer-syntax="*"': ds.file_meta.TransferSyntaxUID,
+        "multipart/related; type=application/dicom; transfer-syntax=*; transfer-syntax=*": ds.file_meta.TransferSyntaxUID,
+        "application/json, multipart/related; type=application/dicom;q=0.9": EXPLICIT_LE,
+        "*/*": EXPLICIT_LE,
+        f"image/png;q=0.8, multipart/related; type=application/dicom; transfer-syntax={EXPLICIT_LE}": EXPLICIT_LE,
+    }
+    for accept, ts in cases.items():
+        r = requests.get(u, headers={"Accept": accept})
+        assert r.status_code == 200, (accept, r.text)
+        ((h, body),) = parse_multipart(r)
+        assert f"transfer-syntax={ts}" in h["content-type"], accept
+        assert read(body).SOPInstanceUID == ds.SOPInstanceUID
+    # the accept query parameter wins over the header, comma-separated
+    r = requests.get(u, params={"accept": "image/png,multipart/related;type=\"application/dicom\";transfer-syntax=*"}, headers={"Accept": "text/html"})
+    assert r.status_code == 200 and parse_multipart(r)[0][1] == data
+    # q-values choose between multipart and zip
+    r = requests.get(u, headers={"Accept": 'multipart/related; type="application/dicom"; q=0.2, application/zip; q=0.8'})
+    assert r.headers["Content-Type"] == "application/zip"
+    # 406 names what is offered, with CORS like every answer
+    r = requests.get(u, headers={"Accept": "text/html, image/png;q=0.5", **ORIGIN})
+    assert r.status_code == 406
+    assert "text/html" in r.text and 'multipart/related; type="application/dicom"' in r.text and "application/zip" in r.text
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    r = requests.get(f"{u}/metadata", headers={"Accept": "image/jpeg"})
+    assert r.status_code == 406 and "application/dicom+json" in r.text
+
+
+def test_conditional_gets_answer_304_with_cors(held):
+    s, files = held
+    _, ds = files["MR_small.dcm"]
+    for target in (url(s, ds, "study"), url(s, ds, "series"), url(s, ds), url(s, ds) + "/metadata", url(s, ds, "study") + "/metadata"):
+        r = requests.get(target, headers={"Accept": "*/*"})
+        assert r.status_code == 200, target
+        etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
+        r2 = requests.get(target, headers={"Accept": "*/*", "If-None-Match": etag, **ORIGIN})
+        assert r2.status_code == 304 and r2.content == b"", target
+        assert r2.headers["ETag"] == etag and r2.headers["Access-Control-Allow-Origin"] == "*"
+        assert "etag" in r2.headers.get("Access-Control-Expose-Headers", "").lower()
+        assert requests.get(target, headers={"Accept": "*/*", "If-Modified-Since": modified}).status_code == 304
+        assert requests.get(target, headers={"Accept": "*/*", "If-None-Match": '"0-0"'}).status_code == 200
+        assert requests.get(target, headers={"Accept": "*/*", "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status_code == 200
+    # another representation, another ETag
+    a = requests.get(url(s, ds), headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}).headers["ETag"]
+    b = requests.get(url(s, ds)).headers["ETag"]
+    assert a != b
+    # errors carry CORS too
+    r = requests.get(f"{s.base}/studies/1.2.3/metadata", headers=ORIGIN)
+    assert r.status_code == 404 and r.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_metadata_includefield_excludeprivate_and_xml(held):
+    s, files = held
+    _, ds = files["CT_small.dcm"]
+    (full,) = requests.get(url(s, ds) + "/metadata").json()
+    assert any(int(k[:4], 16) % 2 for k in full), "CT_small has private attributes"
+    (some,) = requests.get(url(s, ds) + "/metadata", params={"includefield": "PatientName,Modality"}).json()
+    assert set(some) == {"00100010", "00080060", "0020000D", "0020000E", "00080018", "00080016"}
+    assert some["00100010"] == full["00100010"]
+    (pub,) = requests.get(url(s, ds) + "/metadata", params={"excludeprivate": "true"}).json()
+    assert not any(int(k[:4], 16) % 2 for k in pub)
+    assert set(pub) == {k for k in full if int(k[:4], 16) % 2 == 0}
+    assert requests.get(url(s, ds) + "/metadata", params={"includefield": "Bogus"}).status_code == 400
+    r = requests.get(url(s, ds, "series") + "/metadata", headers={"Accept": 'multipart/related; type="application/dicom+xml"'})
+    assert r.status_code == 200 and 'type="application/dicom+xml"' in r.headers["Content-Type"]
+    ((h, body),) = parse_multipart(r)
+    root = ET.fromstring(body)
+    ns = {"d": "http://dicom.nema.org/PS3.19/models/NativeDICOM"}
+    assert root.find("d:DicomAttribute[@keyword='SOPInstanceUID']/d:Value", ns).text == ds.SOPInstanceUID
+    fam = root.find("d:DicomAttribute[@keyword='PatientName']/d:PersonName/d:Alphabetic/d:FamilyName", ns)
+    assert fam.text == str(ds.PatientName).split("^")[0]
+    assert root.find("d:DicomAttribute[@keyword='PixelData']/d:BulkData", ns).get("uri").endswith("/bulkdata/7FE00010")
+
+
+def test_bulkdata_at_every_level(held):
+    s, files = held
+    _, ct = files["CT_small.dcm"]
+    _, jpeg = files["JPEG-lossy.dcm"]
+    r = requests.get(url(s, ct) + "/bulkdata")
+    assert r.status_code == 200
+    parts = parse_multipart(r)
+    pixel = [b for h, b in parts if h["content-location"].endswith("/bulkdata/7FE00010")]
+    assert pixel == [ct.PixelData]
+    assert all(h["content-type"] == "application/octet-stream" for h, _ in parts)
+    # a study: every instance's bulk data; compressed pixel data in its own type when accepted
+    study = parse_multipart(requests.get(url(s, ct, "study") + "/bulkdata"))
+    assert len(study) >= len(parts)
+    r = requests.get(url(s, jpeg, "series") + "/bulkdata", headers={"Accept": 'multipart/related; type="image/jpeg"'})
+    assert r.status_code == 200
+    frames = [(h, b) for h, b in parse_multipart(r) if h["content-type"].startswith("image/jpeg")]
+    assert frames and frames[0][1].startswith(b"\xff\xd8")
+    from pydicom.encaps import generate_frames
+    assert [b for _, b in frames] == list(generate_frames(jpeg.PixelData, number_of_frames=int(jpeg.get("NumberOfFrames", 1))))
+    octet = parse_multipart(requests.get(url(s, jpeg) + "/bulkdata", headers={"Accept": 'multipart/related; type="application/octet-stream"'}))
+    assert all(h["content-type"] == "application/octet-stream" for h, _ in octet)
+
+
+def test_zip_as_stored_and_uncompressed(held):
+    s, files = held
+    _, ds = files["CT_small.dcm"]
+    by_sop = {d.SOPInstanceUID: (data, d) for data, d in files.values()}
+    # as stored (the default of application/zip): every file, byte for byte, named by UIDs
+    r = requests.get(url(s, ds, "study"), headers={"Accept": "application/zip"})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    assert z.testzip() is None
+    names = z.namelist()
+    assert names and all(n == f"{ds.StudyInstanceUID}/{by_sop[n.split('/')[2][:-4]][1].SeriesInstanceUID}/{n.split('/')[2]}" for n in names)
+    for n in names:
+        data, _ = by_sop[n.split("/")[2][:-4]]
+        assert z.read(n) == data
+    # uncompressed: Explicit VR Little Endian; compressed instances left out with 206
+    for d_data, d in files.values():
+        r = requests.get(url(s, d, "series"), headers={"Accept": f"application/zip; transfer-syntax={EXPLICIT_LE}"})
+        compressed = d.file_meta.TransferSyntaxUID.is_compressed
+        if compressed:
+            assert r.status_code == 406, r.status_code
+            continue
+        assert r.status_code == 200
+        z = zipfile.ZipFile(io.BytesIO(r.content))
+        (name,) = z.namelist()
+        got = read(z.read(name))
+        assert got.file_meta.TransferSyntaxUID == EXPLICIT_LE
+        assert got.pixel_array.tolist() == d.pixel_array.tolist()
