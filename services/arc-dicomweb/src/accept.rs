@@ -26,7 +26,7 @@ impl TsChoice {
             TsChoice::Listed(list) => {
                 if list.iter().any(|t| t == stored) {
                     Some(stored.to_string())
-                } else if list.iter().any(|t| t == EXPLICIT_LE) && !arc_dicom::is_encapsulated(stored) {
+                } else if list.iter().any(|t| t == EXPLICIT_LE) && arc_dicom::can_decode(stored) {
                     Some(EXPLICIT_LE.to_string())
                 } else {
                     None
@@ -51,7 +51,7 @@ impl TsChoice {
 }
 
 /// The media ranges of the request: `accept` query parameters first, then the Accept header.
-fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Vec<String> {
+pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
     let header_values = headers.get_all("accept").iter().filter_map(|v| v.to_str().ok());
     for value in accept_param.into_iter().chain(header_values) {
@@ -162,6 +162,8 @@ mod tests {
         assert_eq!(two.pick("1.2.840.10008.1.2.4.50").as_deref(), Some("1.2.840.10008.1.2.4.50"));
         assert_eq!(two.pick("1.2.840.10008.1.2").as_deref(), Some(EXPLICIT_LE));
         assert!(dicom_retrieve(&h("image/jpeg"), None).is_err());
-        assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.840.10008.1.2.4.70"), None);
+        // compressed objects are decompressed when the codec is there
+        assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.840.10008.1.2.4.70").as_deref(), Some(EXPLICIT_LE));
+        assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.3.4.private"), None);
     }
 }

@@ -55,11 +55,8 @@ pub(crate) async fn instance_in(retrieve: &Retrieve, rec: &InstanceRec, ts: &str
     if ts == rec.transfer_syntax {
         return Ok(bytes);
     }
-    tokio::task::spawn_blocking(move || arc_dicom::to_explicit_vr_le(&bytes))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map(Bytes::from)
-        .map_err(|e| ApiError::Internal(format!("cannot convert to Explicit VR Little Endian: {e}")))
+    let target = ts.to_string();
+    crate::pixel_params::blocking(move || arc_dicom::transcode(&bytes, &target)).await.map(Bytes::from)
 }
 
 async fn retrieve(
@@ -82,8 +79,16 @@ async fn retrieve(
         .collect();
     if plan.is_empty() {
         return Err(ApiError::NotAcceptable(format!(
-            "the {total} matching instance(s) are stored compressed and cannot be sent in the accepted transfer syntax; ask for transfer-syntax=* (decompression comes later)"
+            "the {total} matching instance(s) are stored in a transfer syntax this archive cannot decode and cannot be sent in the accepted one; ask for transfer-syntax=*"
         )));
+    }
+    if total == 1 && plan.len() == 1 {
+        // one instance: convert before answering, so a failure gets its own status
+        let (rec, ts) = &plan[0];
+        let bytes = instance_in(&retrieve, rec, ts).await?;
+        let mut w = arc_dicom::MultipartWriter::new("application/dicom");
+        w.part(&format!("application/dicom; transfer-syntax={ts}"), &[], bytes);
+        return Ok(([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response());
     }
     let skipped = total - plan.len();
     let boundary = arc_dicom::new_boundary();
@@ -111,7 +116,7 @@ async fn retrieve(
     let status = if skipped > 0 { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     let mut resp = (status, [(header::CONTENT_TYPE, ct)], Body::from_stream(body)).into_response();
     if skipped > 0 {
-        let w = format!("299 arcstream \"{skipped} of {total} instances are stored compressed and were left out; ask for transfer-syntax=*\"");
+        let w = format!("299 arcstream \"{skipped} of {total} instances are stored in a syntax this archive cannot decode and were left out; ask for transfer-syntax=*\"");
         resp.headers_mut().insert(header::WARNING, w.parse().expect("ascii warning"));
     }
     Ok(resp)
