@@ -4,6 +4,7 @@ import io
 import json
 import warnings
 
+import numpy as np
 import pydicom
 import pytest
 import requests
@@ -90,12 +91,18 @@ def test_first_file_of_each_uid_comes_back_byte_identical(loaded, exp):
         assert uri.status_code == 200 and uri.content == f.data, f.path.name
 
 
+# Files decompression cannot handle: 12-bit JPEG (process 4) and two broken bitstreams.
+UNDECODABLE = {"JPGExtended.dcm", "JPEG-lossy.dcm", "JPEG2000-embedded-sequence-delimiter.dcm"}
+LOSSY = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.91"}
+
+
 def test_default_retrieve_is_explicit_vr_little_endian(loaded, exp):
     s, _ = loaded
     for f in exp.first.values():
         url = f"{s.base}/studies/{f.study}/series/{f.series}/instances/{f.sop}"
         r = requests.get(url)
-        if f.ts not in UNCOMPRESSED:
+        if f.path.name in UNDECODABLE:
+            # 12-bit JPEG and broken bitstreams: nothing to decompress them with
             assert r.status_code == 406, (f.path.name, r.status_code)
             continue
         assert r.status_code == 200, (f.path.name, r.text)
@@ -112,7 +119,11 @@ def test_default_retrieve_is_explicit_vr_little_endian(loaded, exp):
                 expected = want.pixel_array.tolist()
             except Exception:  # noqa: BLE001 - e.g. badVR.dcm: pydicom cannot shape its pixels
                 expected = None
-            if expected is not None:
+            if expected is not None and f.ts in LOSSY:
+                # another decoder than pydicom's may round the inverse DCT/wavelet apart
+                diff = np.abs(got.pixel_array.astype(np.float64) - np.asarray(expected, dtype=np.float64))
+                assert diff.mean() < 1.0 and diff.max() <= 16, (f.path.name, diff.mean(), diff.max())
+            elif expected is not None:
                 assert got.pixel_array.tolist() == expected, f.path.name
             elif not want.is_little_endian:
                 pass  # no second opinion on how its values should be swapped

@@ -44,6 +44,20 @@ pub enum DicomError {
         #[source]
         source: Option<BoxedSource>,
     },
+    /// The object has no Pixel Data, or not the attributes that describe it (PS3.3 C.7.6.3).
+    #[error("not an image: {0}")]
+    NotAnImage(String),
+    /// A frame number outside 1..=Number of Frames (PS3.18 8.3.5.1.1 uses 1-based numbers).
+    #[error("no frame {frame}: the object has {frames} frame(s)")]
+    NoSuchFrame {
+        /// The frame asked for (1-based).
+        frame: u32,
+        /// Number of Frames of the object.
+        frames: u32,
+    },
+    /// Compressed pixel data could not be decoded (corrupt stream, unsupported codec).
+    #[error("cannot decode pixel data: {0}")]
+    Decode(String),
     /// A bulk data path (`7FE00010`, `00540016/0/00181072`) is malformed.
     #[error("bad bulk data path {0:?}")]
     BadPath(String),
@@ -82,7 +96,7 @@ impl DicomError {
 }
 
 /// Renders an error and its causes as `outer: inner: innermost`.
-fn chain(err: &dyn StdError) -> String {
+pub(crate) fn chain(err: &dyn StdError) -> String {
     let mut out = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {

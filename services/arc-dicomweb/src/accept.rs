@@ -28,7 +28,7 @@ impl TsChoice {
             TsChoice::Listed(list) => {
                 if list.iter().any(|t| t == stored) {
                     Some(stored.to_string())
-                } else if list.iter().any(|t| t == EXPLICIT_LE) && !arc_dicom::is_encapsulated(stored) {
+                } else if list.iter().any(|t| t == EXPLICIT_LE) && arc_dicom::can_decode(stored) {
                     Some(EXPLICIT_LE.to_string())
                 } else {
                     None
@@ -188,7 +188,7 @@ pub(crate) fn retrieve_format(headers: &HeaderMap, accept_param: Option<&str>) -
 
 /// Negotiates `multipart/related; type="application/dicom"` for a DICOM retrieve (kept for
 /// the frame and WADO-URI handlers: a ZIP-only Accept is refused here).
-#[allow(dead_code)]
+#[cfg(test)]
 pub(crate) fn dicom_retrieve(headers: &HeaderMap, accept_param: Option<&str>) -> Result<TsChoice, ApiError> {
     match retrieve_format(headers, accept_param)? {
         RetrieveFormat::Multipart(c) => Ok(c),
@@ -197,6 +197,7 @@ pub(crate) fn dicom_retrieve(headers: &HeaderMap, accept_param: Option<&str>) ->
 }
 
 /// Checks that a JSON answer (QIDO results, metadata) is acceptable.
+#[cfg(test)]
 pub(crate) fn json(headers: &HeaderMap, accept_param: Option<&str>) -> Result<(), ApiError> {
     match structured(headers, accept_param, false)? {
         Structured::Json => Ok(()),
@@ -304,7 +305,9 @@ mod tests {
         assert_eq!(two.pick("1.2.840.10008.1.2.4.50").as_deref(), Some("1.2.840.10008.1.2.4.50"));
         assert_eq!(two.pick("1.2.840.10008.1.2").as_deref(), Some(EXPLICIT_LE));
         assert!(dicom_retrieve(&h("image/jpeg"), None).is_err());
-        assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.840.10008.1.2.4.70"), None);
+        // compressed objects are decompressed when the codec is there
+        assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.840.10008.1.2.4.70").as_deref(), Some(EXPLICIT_LE));
+        assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.3.4.private"), None);
         // OHIF 3990: a parameter twice
         let dup = "multipart/related; type=application/dicom; transfer-syntax=*; transfer-syntax=*";
         assert_eq!(dicom_retrieve(&h(dup), None).unwrap(), TsChoice::AsStored);

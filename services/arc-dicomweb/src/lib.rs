@@ -6,12 +6,15 @@
 mod accept;
 mod conditional;
 mod error;
+mod pixel_params;
 mod qido;
 mod stow;
 mod stow_json;
 mod urls;
 mod wado;
 mod wado_meta;
+mod wado_frames;
+mod wado_render;
 mod wado_uri;
 mod zip;
 
@@ -102,6 +105,15 @@ fn rs_routes() -> Router<AppState> {
         .route("/studies/{study}/series/{series}/instances/{instance}/metadata", get(wado_meta::instance_metadata))
         .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata", get(wado_meta::instance_bulkdata))
         .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{*path}", get(wado_meta::bulkdata))
+        .route("/studies/{study}/rendered", get(wado_render::study_rendered))
+        .route("/studies/{study}/thumbnail", get(wado_render::study_thumbnail))
+        .route("/studies/{study}/series/{series}/rendered", get(wado_render::series_rendered))
+        .route("/studies/{study}/series/{series}/thumbnail", get(wado_render::series_thumbnail))
+        .route("/studies/{study}/series/{series}/instances/{instance}/rendered", get(wado_render::instance_rendered))
+        .route("/studies/{study}/series/{series}/instances/{instance}/thumbnail", get(wado_render::instance_thumbnail))
+        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", get(wado_frames::frames))
+        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered", get(wado_render::frames_rendered))
+        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/thumbnail", get(wado_render::frames_thumbnail))
 }
 
 /// Checks the AE title of the path (404 for an unknown one, as dcm4chee answers).

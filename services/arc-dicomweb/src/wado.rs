@@ -62,18 +62,19 @@ pub(crate) async fn instance_in(retrieve: &Retrieve, rec: &InstanceRec, ts: &str
     if ts == rec.transfer_syntax && overrides.is_empty() {
         return Ok(bytes);
     }
-    let ts = ts.to_string();
-    tokio::task::spawn_blocking(move || {
+    let stored = rec.transfer_syntax.clone();
+    let target = ts.to_string();
+    // decompress or convert first (arc_dicom::transcode), then merge current attributes
+    crate::pixel_params::blocking(move || {
+        let bytes = if target == stored { bytes.to_vec() } else { arc_dicom::transcode(&bytes, &target)? };
         if overrides.is_empty() {
-            arc_dicom::to_explicit_vr_le(&bytes)
+            Ok(bytes)
         } else {
-            arc_dicom::apply_overrides(&bytes, &overrides, &ts)
+            arc_dicom::apply_overrides(&bytes, &overrides, &target)
         }
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
     .map(Bytes::from)
-    .map_err(|e| ApiError::Internal(format!("cannot re-encode the instance: {e}")))
 }
 
 type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -113,8 +114,16 @@ async fn retrieve(
         selected.into_iter().filter_map(|(sop, rec)| choice.pick(&rec.transfer_syntax).map(|ts| (sop, rec, ts))).collect();
     if plan.is_empty() {
         return Err(ApiError::NotAcceptable(format!(
-            "the {total} matching instance(s) are stored compressed and cannot be sent in the accepted transfer syntax; ask for transfer-syntax=* (decompression comes later)"
+            "the {total} matching instance(s) are stored in a transfer syntax this archive cannot decode and cannot be sent in the accepted one; ask for transfer-syntax=*"
         )));
+    }
+    if let (RetrieveFormat::Multipart(_), 1, 1) = (&format, total, plan.len()) {
+        // one instance: convert before answering, so a failure gets its own status
+        let (_, rec, ts) = &plan[0];
+        let bytes = instance_in(&retrieve, rec, ts).await?;
+        let mut w = arc_dicom::MultipartWriter::new("application/dicom");
+        w.part(&format!("application/dicom; transfer-syntax={ts}"), &[], bytes);
+        return Ok(([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response());
     }
     let skipped = total - plan.len();
     let (ct, body) = match format {
@@ -124,7 +133,7 @@ async fn retrieve(
     let status = if skipped > 0 { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     let mut resp = (status, [(header::CONTENT_TYPE, ct)], body).into_response();
     if skipped > 0 {
-        crate::add_warning(&mut resp, &format!("{skipped} of {total} instances are stored compressed and were left out; ask for transfer-syntax=*"));
+        crate::add_warning(&mut resp, &format!("{skipped} of {total} instances are stored in a syntax this archive cannot decode and were left out; ask for transfer-syntax=*"));
     }
     validators.apply(&mut resp);
     Ok(resp)
