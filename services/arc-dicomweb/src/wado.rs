@@ -77,11 +77,19 @@ pub(crate) async fn instance_in(retrieve: &Retrieve, rec: &InstanceRec, ts: &str
     .map(Bytes::from)
 }
 
+/// Instances of a multipart retrieve prepared ahead of the one being sent.
+const READ_AHEAD: usize = 4;
+
 type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 /// An instance as a stream: the stored blob chunk by chunk when it goes out untouched.
 async fn instance_stream(retrieve: &Retrieve, rec: &InstanceRec, ts: &str) -> Result<(u64, ByteStream), ApiError> {
     if ts == rec.transfer_syntax && rec.overrides().is_empty() {
+        if rec.size <= arc_objstore::CHUNK as u64 {
+            // small: read whole now, so read-ahead really has it ready
+            let bytes = retrieve.bytes(rec).await?;
+            return Ok((bytes.len() as u64, futures::stream::once(async move { Ok(bytes) }).boxed()));
+        }
         let s = retrieve.stream(rec).await?;
         return Ok((s.size, s.chunks.map(|r| r.map_err(std::io::Error::other)).boxed()));
     }
@@ -139,11 +147,13 @@ async fn retrieve(
     Ok(resp)
 }
 
-/// Streams the instances as a multipart/related body, one instance read at a time.
+/// Streams the instances as a multipart/related body, a few instances read ahead.
 fn multipart_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>) -> (String, Body) {
     let boundary = arc_dicom::new_boundary();
     let b = boundary.clone();
-    let parts = futures::stream::iter(plan).then(move |(_, rec, ts)| {
+    // Up to READ_AHEAD instances are opened (or converted) while earlier ones are sent, so
+    // one client's retrieve is not a chain of object-store round trips.
+    let parts = futures::stream::iter(plan).map(move |(_, rec, ts)| {
         let retrieve = retrieve.clone();
         let boundary = b.clone();
         async move {
@@ -152,7 +162,8 @@ fn multipart_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>) 
             let tail = futures::stream::iter([Ok(Bytes::from_static(b"\r\n"))]);
             Ok::<_, std::io::Error>(futures::stream::iter([Ok(Bytes::from(head))]).chain(stream).chain(tail))
         }
-    });
+    })
+    .buffered(READ_AHEAD);
     let ct = format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
     let close = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n"))) });
     let body = parts.map(flatten_err).flatten().chain(close);
