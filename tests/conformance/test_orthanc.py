@@ -25,7 +25,7 @@ KNOWN = {
     "trailing-padding": "(FFFC,FFFC) Data Set Trailing Padding: Orthanc keeps it in metadata, arcstream drops it (PS3.10 7.2: no meaning)",
     "empty-charset-value": "(0008,0005) with an empty first value (ISO 2022): Orthanc drops the empty value, arcstream sends null (PS3.18 F.2.5)",
     "percent-encoded-query": "query values with percent-encoded characters (`*` as %2A, `^` as %5E, UTF-8, `/` as %2F): Orthanc does not decode them: QIDO finds nothing, WADO-URI answers 400 (PS3.18 8.3.4, RFC 3986 2.1)",
-    "part-transfer-syntax": "WADO-RS parts: arcstream names transfer-syntax in each part's Content-Type, Orthanc not (PS3.18 8.7.3.5.2)",
+    "part-transfer-syntax": "WADO-RS parts: arcstream names transfer-syntax in each part's Content-Type, Orthanc not (PS3.18 8.7.3)",
     "decompress-j2k": "JPEG 2000 instance asked for in Explicit VR Little Endian: arcstream 406 (cannot decompress yet), Orthanc 500 (PS3.18 8.5: 406 when no acceptable representation)",
     "decompress-rle": "RLE instance asked for in Explicit VR Little Endian: Orthanc decompresses (200), arcstream 406 until decompression lands (PS3.18 8.7.3.5.2)",
 }
