@@ -1,13 +1,17 @@
 //! arc-dicomweb owns the HTTP edge: STOW-RS, QIDO-RS, WADO-RS and WADO-URI under
 //! `/aets/{AET}/rs` and `/aets/{AET}/wado` (also under the `/dcm4chee-arc` prefix that
-//! dcm4chee-arc-light users know), plus `/health`. Handlers are thin: they negotiate media
-//! types and map results to PS3.18 status codes; the archive crate does the work.
+//! dcm4chee-arc-light users know), plus `/health` and `/openapi.json`. Handlers are thin: they
+//! negotiate media types and map results to PS3.18 status codes; the archive crate does the
+//! work. Every route is registered through [`Routes`] and described in
+//! `schemas/openapi.json`; a test checks that the two agree.
 
 mod accept;
 mod conditional;
 mod error;
 mod pixel_params;
+mod openapi;
 mod qido;
+mod routes;
 mod stow;
 mod stow_json;
 mod urls;
@@ -19,6 +23,8 @@ mod wado_uri;
 mod zip;
 
 pub use error::ApiError;
+pub use openapi::OPENAPI_JSON;
+pub use routes::Routes;
 
 use arc_archive::Archive;
 use arc_config::NodeConfig;
@@ -50,13 +56,8 @@ pub struct AppState {
 /// Builds the node's HTTP router.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_request_bytes.min(usize::MAX as u64) as usize;
-    let aet_routes = Router::new()
-        .nest("/rs", rs_routes())
-        .route("/wado", get(wado_uri::wado));
-    Router::new()
-        .nest("/aets/{aet}", aet_routes.clone())
-        .nest("/dcm4chee-arc/aets/{aet}", aet_routes)
-        .route("/health", get(|| async { "ok" }))
+    routes()
+        .into_router()
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), min_sequence))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
@@ -78,8 +79,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn rs_routes() -> Router<AppState> {
-    Router::new()
+/// Every route of the node (without state or middleware); `schemas/openapi.json` describes
+/// each of them.
+pub fn routes() -> Routes {
+    let aet_routes = Routes::new()
+        .nest("/rs", rs_routes())
+        .route("/wado", get(wado_uri::wado));
+    Routes::new()
+        .nest("/aets/{aet}", aet_routes.clone())
+        .nest("/dcm4chee-arc/aets/{aet}", aet_routes)
+        .route("/health", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::serve))
+}
+
+fn rs_routes() -> Routes {
+    Routes::new()
         .route("/patients", get(qido::patients))
         .route("/patients/count", get(qido::patients_count))
         .route("/studies", get(qido::studies).post(stow::stow))
