@@ -146,11 +146,12 @@ impl Archive {
             .map(|p| EventEnvelope::new(Event::InstanceStored(p.event.clone()), actor.clone()))
             .collect();
         let mut last_seq = None;
-        let mut first_seq = 0;
         if !envelopes.is_empty() {
             let records = envelopes.iter().map(|e| Bytes::from(e.to_bytes())).collect();
-            first_seq = self.log.append(records).await.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
-            let last = first_seq + envelopes.len() as u64 - 1;
+            let seqs = self.log.append(records).await.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
+            // The batch need not be contiguous (other nodes write to the same log): once the
+            // highest is applied, every one of them is.
+            let last = seqs.iter().copied().max().ok_or_else(|| ArchiveError::Unavailable("the log returned no sequence".into()))?;
             last_seq = Some(last);
             // A durable append is never answered as a failure: if the wait runs out the
             // answer is success without verdicts, carrying the position.
@@ -187,7 +188,6 @@ impl Archive {
                 }
             }
         }
-        let _ = first_seq;
         Ok(StoreReport { results, last_seq })
     }
 }
