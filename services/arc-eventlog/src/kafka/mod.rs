@@ -21,6 +21,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use topic::{Admin, MAX_MESSAGE_BYTES};
@@ -32,11 +33,14 @@ pub struct KafkaLog {
 
 struct Inner {
     opts: KafkaOptions,
-    /// Replaced when librdkafka reports a fatal producer error (it cannot be used after one).
+    /// Replaced after a failed delivery (see `Inner::renew_producer`).
     producer: RwLock<Arc<FutureProducer>>,
     /// Admin requests and watermark queries.
     admin: Arc<Admin>,
     readers: reader::Pool,
+    /// One past the highest offset this process saw acknowledged or read. The end is never
+    /// below it; see `Inner::end`.
+    seen_end: AtomicU64,
 }
 
 impl std::fmt::Debug for KafkaLog {
@@ -108,6 +112,7 @@ impl KafkaLog {
                 producer: RwLock::new(Arc::new(producer)),
                 admin,
                 readers: reader::Pool::default(),
+                seen_end: AtomicU64::new(0),
                 opts,
             }),
         })
@@ -130,27 +135,64 @@ impl Inner {
         self.producer.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// A producer that hit a fatal error refuses every message: make a new one.
-    fn renew_producer_if_fatal(&self, current: &Arc<FutureProducer>) {
-        let Some((code, reason)) = current.client().fatal_error() else { return };
-        tracing::warn!(%code, reason, "kafka producer hit a fatal error; creating a new one");
+    /// Replaces `failed` (unless another append already did) after one of its deliveries
+    /// failed. Its idempotence state (producer id, epoch, sequence numbers) may no longer
+    /// match the broker's: librdkafka recovers from a timeout by itself on Kafka, but a
+    /// fatal error leaves the producer useless, and tansu 0.6 answers every later record of
+    /// a producer that timed out with ProducerFenced. A fresh producer starts clean; the
+    /// bytes it sends again are the same, so is the event id inside.
+    fn renew_producer(&self, failed: &Arc<FutureProducer>) {
+        if let Some((code, reason)) = failed.client().fatal_error() {
+            tracing::warn!(%code, reason, "kafka producer hit a fatal error");
+        }
         let mut slot = self.producer.write().unwrap_or_else(|p| p.into_inner());
-        if Arc::ptr_eq(&slot, current) {
+        if Arc::ptr_eq(&slot, failed) {
             match producer(&self.opts) {
-                Ok(p) => *slot = Arc::new(p),
+                Ok(p) => {
+                    tracing::info!("replaced the kafka producer after a failed delivery");
+                    *slot = Arc::new(p);
+                }
                 Err(e) => tracing::error!(error = %e, "cannot create a new kafka producer"),
             }
         }
     }
 
-    /// Low and high watermark of the partition (blocking).
+    /// Drops a producer handle off the async workers when it may be the last: dropping a
+    /// producer purges and flushes, which blocks for a moment.
+    fn release(&self, p: Arc<FutureProducer>) {
+        let current = Arc::ptr_eq(&p, &self.producer());
+        if !current {
+            tokio::task::spawn_blocking(move || drop(p));
+        }
+    }
+
+    /// Low watermark and end of the partition (blocking).
+    ///
+    /// The end is the high watermark (ListOffsets), or what this process already saw
+    /// acknowledged or read when that is more: both count only committed records, so the
+    /// larger is still a true end. On Kafka the high watermark covers every acknowledged
+    /// record and the rest changes nothing. tansu 0.6 answers ListOffsets with the base
+    /// offset of the last batch plus one, short of a batch of several records; so a high
+    /// watermark beyond what this process has seen is checked by reading the record before
+    /// it (`Pool::probe_end`, one fetch that finds data at once).
     fn watermarks(&self) -> Result<(u64, u64)> {
         let (low, high) = self
             .admin
             .inner()
             .fetch_watermarks(&self.opts.topic, 0, admin_timeout(&self.opts))
             .map_err(|e| LogError::Unavailable(format!("cannot read the end of kafka topic {}: {e}", self.opts.topic)))?;
-        Ok((low.max(0) as u64, high.max(0) as u64))
+        let (low, high) = (low.max(0) as u64, high.max(0) as u64);
+        let seen = self.seen_end.load(Ordering::Acquire);
+        if high <= seen {
+            return Ok((low, seen));
+        }
+        let end = self.readers.probe_end(&self.opts, high)?;
+        self.seen_end.fetch_max(end, Ordering::AcqRel);
+        Ok((low, end))
+    }
+
+    fn saw(&self, offset: u64) {
+        self.seen_end.fetch_max(offset + 1, Ordering::AcqRel);
     }
 
     /// One delivery attempt of `records`: the offset of each, or for the first record whose
@@ -197,7 +239,9 @@ impl Inner {
         for (i, answer) in answers.into_iter().enumerate() {
             let error = match answer {
                 Ok(Ok(Ok(delivery))) => {
-                    offsets.push(delivery.offset as u64);
+                    let offset = delivery.offset as u64;
+                    self.saw(offset);
+                    offsets.push(offset);
                     continue;
                 }
                 Ok(Ok(Err((e, _)))) => {
@@ -209,9 +253,14 @@ impl Inner {
                 Ok(Err(_canceled)) => "the producer went away".to_string(),
                 Err(_elapsed) => format!("no delivery report within {} ms", guard.as_millis()),
             };
-            self.renew_producer_if_fatal(&producer);
+            self.renew_producer(&producer);
+            self.release(producer);
             return Ok((offsets, Some((i, error))));
         }
+        if unsent.is_some() {
+            self.renew_producer(&producer);
+        }
+        self.release(producer);
         Ok((offsets, unsent))
     }
 }
@@ -271,7 +320,11 @@ impl EventLog for KafkaLog {
                     detail: format!("the brokers hold the log only from offset {low}: records were deleted (finite retention?)"),
                 });
             }
-            inner.readers.read(&inner.opts, from, end, max, wait)
+            let records = inner.readers.read(&inner.opts, from, end, max, wait)?;
+            if let Some(last) = records.last() {
+                inner.saw(last.seq);
+            }
+            Ok(records)
         })
         .await
         .map_err(|e| LogError::Unavailable(format!("kafka read task failed: {e}")))?

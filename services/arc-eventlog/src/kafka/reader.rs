@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 const READ_BUDGET: usize = 16 << 20;
 /// Idle consumers kept for later reads; more are made when reads run at the same time.
 const POOL: usize = 4;
+/// How far before `from` a read that must move seeks first.
+const FIRST_BACK: u64 = 64;
+/// How long a read waits for a record known to exist before it seeks further back.
+const QUIET: Duration = Duration::from_millis(300);
 
 /// One consumer and the offset its next message will have (`None`: not assigned yet).
 pub(crate) struct Reader {
@@ -83,10 +87,34 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// The true end of the partition, given its high watermark `high` as ListOffsets
+    /// reported it: reads the record at `high - 1` and whatever was fetched with it. On Kafka
+    /// that is the last record, so the answer is `high`; tansu 0.6 reports the base offset of
+    /// the last batch plus one, and the rest of that batch comes back with its first record.
+    /// One fetch that finds data at once: no wait at the end. Blocking.
+    pub(crate) fn probe_end(&self, o: &KafkaOptions, high: u64) -> Result<u64> {
+        if high == 0 {
+            return Ok(0);
+        }
+        let from = high - 1;
+        let mut reader = self.take(o, from)?;
+        let result = reader.probe(o, from);
+        if result.is_err() {
+            reader.next = None;
+        }
+        self.put(reader);
+        result.map(|last| last.map_or(high, |l| (l + 1).max(high)))
+    }
+}
+
 fn consumer(o: &KafkaOptions) -> Result<BaseConsumer> {
     ClientConfig::new()
         .set("bootstrap.servers", o.brokers.join(","))
         .set("client.id", "arcstream-log-reader")
+        // librdkafka's assign() wants a group id; the consumer never joins the group (no
+        // subscribe) and never commits, so the name is only a label.
+        .set("group.id", "arcstream-log-reader")
         // Positions live with the projection: nothing is committed or stored here.
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -110,10 +138,10 @@ pub(crate) fn socket_timeout_ms(o: &KafkaOptions) -> u128 {
 }
 
 impl Reader {
-    /// Makes the consumer's next message the one at `from`.
-    fn position(&mut self, o: &KafkaOptions, from: u64) -> Result<()> {
+    /// Makes the consumer's next message the one at `from`; true when it had to move.
+    fn position(&mut self, o: &KafkaOptions, from: u64) -> Result<bool> {
         if self.next == Some(from) {
-            return Ok(());
+            return Ok(false);
         }
         let offset = Offset::Offset(from as i64);
         if self.next.is_some() {
@@ -122,7 +150,7 @@ impl Reader {
             match self.consumer.seek(&o.topic, 0, offset, o.delivery_timeout) {
                 Ok(()) => {
                     self.next = Some(from);
-                    return Ok(());
+                    return Ok(true);
                 }
                 Err(e) => tracing::debug!(error = %e, from, "kafka seek failed; assigning again"),
             }
@@ -134,11 +162,47 @@ impl Reader {
             .assign(&tpl)
             .map_err(|e| LogError::Unavailable(format!("kafka assign: {e}")))?;
         self.next = Some(from);
-        Ok(())
+        Ok(true)
     }
 
-    fn read(&mut self, o: &KafkaOptions, from: u64, end: u64, max: usize, wait: Duration) -> Result<Vec<Record>> {
+    /// The offset of the last record that arrives with the one at `from` (None when even
+    /// that one does not come within the delivery timeout: a transaction marker, say).
+    fn probe(&mut self, o: &KafkaOptions, from: u64) -> Result<Option<u64>> {
         self.position(o, from)?;
+        let deadline = Instant::now() + o.delivery_timeout;
+        let mut last = None;
+        loop {
+            let timeout = if last.is_some() { Duration::ZERO } else { deadline.saturating_duration_since(Instant::now()) };
+            match self.consumer.poll(timeout) {
+                Some(Ok(msg)) if msg.partition() == 0 && msg.offset() as u64 >= from => {
+                    last = Some(msg.offset() as u64);
+                    self.next = Some(msg.offset() as u64 + 1);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => log_consumer_error(&e),
+                None if last.is_some() || Instant::now() >= deadline => return Ok(last),
+                None => {}
+            }
+        }
+    }
+
+    /// Reads `from..` as the pool's `read` describes.
+    ///
+    /// After a seek the stream is trusted only once it starts at or before the seek point.
+    /// Kafka answers a fetch at an offset inside a batch with that whole batch (the records
+    /// before the offset are dropped here), so this holds at once. tansu 0.6 answers with
+    /// the batches that *start* at or after the offset, leaving out the rest of the batch
+    /// the offset lies in: the first record then comes from past the seek point, or nothing
+    /// comes at all. Either way the read seeks further back (64, 512, 4096, … records
+    /// before `from`: each seek costs a fetch round trip, a few small records more cost
+    /// nothing) until it lands on a batch start, and drops what lies before `from`.
+    fn read(&mut self, o: &KafkaOptions, from: u64, end: u64, max: usize, wait: Duration) -> Result<Vec<Record>> {
+        // A reader standing at `from` goes on; one that must move seeks a little before it,
+        // so on tansu the first seek mostly lands on a batch start already (see above).
+        let mut back = if self.next == Some(from) { 0 } else { FIRST_BACK.min(from) };
+        let mut seek_point = from - back;
+        let mut anchored = !self.position(o, seek_point)?;
+        let mut quiet_since = Instant::now();
         // Records below `end` exist and must arrive within the request timeout; at the end
         // the read waits up to `wait` for the first new one.
         let (target, deadline) = if from < end {
@@ -150,14 +214,27 @@ impl Reader {
         let mut bytes = 0usize;
         let mut next = from;
         while next < target && out.len() < max && bytes < READ_BUDGET {
-            // Once something came at the end, take only what is already here.
-            let timeout = if from >= end && !out.is_empty() {
+            // A record known to exist that does not come within QUIET after a seek: the seek
+            // point lies inside the last batch (see above).
+            let may_step_back = !anchored && from < end && seek_point > 0;
+            let mut timeout = if from >= end && !out.is_empty() {
+                // Once something came at the end, take only what is already here.
                 Duration::ZERO
             } else {
                 deadline.saturating_duration_since(Instant::now())
             };
+            if may_step_back {
+                timeout = timeout.min(QUIET.saturating_sub(quiet_since.elapsed()));
+            }
             let Some(polled) = self.consumer.poll(timeout) else {
-                if timeout.is_zero() || Instant::now() >= deadline {
+                if may_step_back && quiet_since.elapsed() >= QUIET && Instant::now() < deadline {
+                    back = step_back(back, from);
+                    seek_point = from - back;
+                    self.position(o, seek_point)?;
+                    quiet_since = Instant::now();
+                    continue;
+                }
+                if (timeout.is_zero() && !may_step_back) || Instant::now() >= deadline {
                     break;
                 }
                 continue;
@@ -182,9 +259,23 @@ impl Reader {
                     continue;
                 }
             };
+            if msg.partition() != 0 {
+                continue;
+            }
             let offset = msg.offset() as u64;
-            if msg.partition() != 0 || offset < next {
-                // Fetched before a seek: not the record asked for.
+            if !anchored {
+                if offset <= seek_point || seek_point == 0 {
+                    anchored = true;
+                } else {
+                    back = step_back(back, from);
+                    seek_point = from - back;
+                    self.position(o, seek_point)?;
+                    quiet_since = Instant::now();
+                    continue;
+                }
+            }
+            if offset < next {
+                // Before `from`: read only to find the start of its batch.
                 continue;
             }
             let data = Bytes::copy_from_slice(msg.payload().unwrap_or_default());
@@ -194,6 +285,9 @@ impl Reader {
             // of a foreign writer) is stepped over.
             next = offset + 1;
         }
+        // The consumer has handed out everything before `next`; after a step back it may
+        // still hold older records, which the next read drops as before its `from`.
+        self.next = if anchored { Some(next) } else { None };
         if from < end && out.is_empty() {
             return Err(LogError::Unavailable(format!(
                 "kafka topic {}: records {from}..{end} did not arrive within {} ms",
@@ -201,9 +295,13 @@ impl Reader {
                 o.delivery_timeout.as_millis()
             )));
         }
-        self.next = Some(next);
         Ok(out)
     }
+}
+
+/// The next distance before `from` to seek to after `back` did not land on a batch start.
+fn step_back(back: u64, from: u64) -> u64 {
+    back.saturating_mul(8).max(FIRST_BACK).min(from)
 }
 
 fn far_future() -> Instant {
