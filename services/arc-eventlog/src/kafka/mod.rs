@@ -56,7 +56,10 @@ fn base_config(o: &KafkaOptions, client_id: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", o.brokers.join(","))
         .set("client.id", client_id)
-        .set("socket.timeout.ms", reader::socket_timeout_ms(o).to_string())
+        .set(
+            "socket.timeout.ms",
+            reader::socket_timeout_ms(o).to_string(),
+        )
         // Only the start-up check creates the topic, with the right settings.
         .set("allow.auto.create.topics", "false");
     c
@@ -69,7 +72,10 @@ fn producer(o: &KafkaOptions) -> Result<FutureProducer> {
         .set("acks", "all")
         // Produce requests in flight are bounded by this too, so a broker that stops
         // answering fails a delivery after it.
-        .set("message.timeout.ms", o.delivery_timeout.as_millis().to_string())
+        .set(
+            "message.timeout.ms",
+            o.delivery_timeout.as_millis().to_string(),
+        )
         // Concurrent appends share produce requests, as they share fsyncs in the file log.
         .set("linger.ms", "2")
         .set("message.max.bytes", MAX_MESSAGE_BYTES.to_string())
@@ -103,7 +109,9 @@ impl KafkaLog {
     pub async fn open(opts: KafkaOptions) -> Result<KafkaLog> {
         let admin: Admin = base_config(&opts, "arcstream-log-admin")
             .create()
-            .map_err(|e| LogError::Unavailable(format!("cannot create a kafka admin client: {e}")))?;
+            .map_err(|e| {
+                LogError::Unavailable(format!("cannot create a kafka admin client: {e}"))
+            })?;
         let admin = Arc::new(admin);
         topic::prepare(admin.clone(), &opts, admin_timeout(&opts)).await?;
         let producer = producer(&opts)?;
@@ -132,7 +140,10 @@ fn admin_timeout(o: &KafkaOptions) -> Duration {
 
 impl Inner {
     fn producer(&self) -> Arc<FutureProducer> {
-        self.producer.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.producer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces `failed` (unless another append already did) after one of its deliveries
@@ -180,7 +191,12 @@ impl Inner {
             .admin
             .inner()
             .fetch_watermarks(&self.opts.topic, 0, admin_timeout(&self.opts))
-            .map_err(|e| LogError::Unavailable(format!("cannot read the end of kafka topic {}: {e}", self.opts.topic)))?;
+            .map_err(|e| {
+                LogError::Unavailable(format!(
+                    "cannot read the end of kafka topic {}: {e}",
+                    self.opts.topic
+                ))
+            })?;
         let (low, high) = (low.max(0) as u64, high.max(0) as u64);
         let seen = self.seen_end.load(Ordering::Acquire);
         if high <= seen {
@@ -203,7 +219,9 @@ impl Inner {
         let mut deliveries = Vec::with_capacity(records.len());
         let mut unsent = None;
         for (i, rec) in records.iter().enumerate() {
-            let mut record = FutureRecord::<(), [u8]>::to(topic).partition(0).payload(&rec[..]);
+            let mut record = FutureRecord::<(), [u8]>::to(topic)
+                .partition(0)
+                .payload(&rec[..]);
             // A full local queue drains within the delivery timeout; wait for room then.
             let deadline = tokio::time::Instant::now() + self.opts.delivery_timeout;
             loop {
@@ -220,7 +238,9 @@ impl Inner {
                     }
                     Err((e, _)) => {
                         if e.rdkafka_error_code().is_some_and(permanent) {
-                            return Err(LogError::Unavailable(format!("kafka refused the record: {e}")));
+                            return Err(LogError::Unavailable(format!(
+                                "kafka refused the record: {e}"
+                            )));
                         }
                         unsent = Some((i, format!("not queued: {e}")));
                         break;
@@ -234,7 +254,12 @@ impl Inner {
         // librdkafka answers every delivery within message.timeout.ms; the margin only
         // guards against a lost answer.
         let guard = self.opts.delivery_timeout + Duration::from_secs(5);
-        let answers = futures::future::join_all(deliveries.into_iter().map(|d| tokio::time::timeout(guard, d))).await;
+        let answers = futures::future::join_all(
+            deliveries
+                .into_iter()
+                .map(|d| tokio::time::timeout(guard, d)),
+        )
+        .await;
         let mut offsets = Vec::with_capacity(records.len());
         for (i, answer) in answers.into_iter().enumerate() {
             let error = match answer {
@@ -246,7 +271,9 @@ impl Inner {
                 }
                 Ok(Ok(Err((e, _)))) => {
                     if e.rdkafka_error_code().is_some_and(permanent) {
-                        return Err(LogError::Unavailable(format!("kafka refused the record: {e}")));
+                        return Err(LogError::Unavailable(format!(
+                            "kafka refused the record: {e}"
+                        )));
                     }
                     e.to_string()
                 }
@@ -271,7 +298,11 @@ impl EventLog for KafkaLog {
         if let Some(big) = records.iter().find(|r| r.len() > MAX_MESSAGE_BYTES - 1024) {
             return Err(LogError::Io(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!("record of {} bytes exceeds the kafka log's limit of {}", big.len(), MAX_MESSAGE_BYTES - 1024),
+                format!(
+                    "record of {} bytes exceeds the kafka log's limit of {}",
+                    big.len(),
+                    MAX_MESSAGE_BYTES - 1024
+                ),
             )));
         }
         let o = &self.inner.opts;
@@ -288,7 +319,13 @@ impl EventLog for KafkaLog {
             match failed {
                 None => return Ok(seqs),
                 Some((_, error)) => {
-                    tracing::warn!(attempt, of = o.append_attempts, record = seqs.len(), error, "kafka append outcome unknown; sending the same bytes again");
+                    tracing::warn!(
+                        attempt,
+                        of = o.append_attempts,
+                        record = seqs.len(),
+                        error,
+                        "kafka append outcome unknown; sending the same bytes again"
+                    );
                     last_error = error;
                 }
             }

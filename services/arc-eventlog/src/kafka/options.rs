@@ -53,10 +53,17 @@ impl KafkaOptions {
         }
         // Kafka's own rule for topic names.
         let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-        if topic.is_empty() || topic.len() > 249 || !topic.chars().all(legal) || topic == "." || topic == ".." {
+        if topic.is_empty()
+            || topic.len() > 249
+            || !topic.chars().all(legal)
+            || topic == "."
+            || topic == ".."
+        {
             return Err(bad(
                 uri,
-                format!("topic {topic:?} is not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)"),
+                format!(
+                    "topic {topic:?} is not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)"
+                ),
             ));
         }
         let mut opts = KafkaOptions {
@@ -74,15 +81,27 @@ impl KafkaOptions {
                     .parse::<u64>()
                     .ok()
                     .filter(|n| (min..=max).contains(n))
-                    .ok_or_else(|| bad(uri, format!("{key}={value:?}: expected a whole number from {min} to {max}")))
+                    .ok_or_else(|| {
+                        bad(
+                            uri,
+                            format!("{key}={value:?}: expected a whole number from {min} to {max}"),
+                        )
+                    })
             };
             match key {
                 "replication_factor" => opts.replication_factor = number(1, 32)? as i32,
                 "min_insync_replicas" => opts.min_insync_replicas = number(1, 32)? as i32,
                 // librdkafka takes message.timeout.ms up to 2^31-1; a minute is plenty.
-                "delivery_timeout_ms" => opts.delivery_timeout = Duration::from_millis(number(100, 600_000)?),
+                "delivery_timeout_ms" => {
+                    opts.delivery_timeout = Duration::from_millis(number(100, 600_000)?)
+                }
                 "append_attempts" => opts.append_attempts = number(1, 10)? as u32,
-                _ => return Err(bad(uri, format!("unknown setting {key:?} (known: {PARAMS})"))),
+                _ => {
+                    return Err(bad(
+                        uri,
+                        format!("unknown setting {key:?} (known: {PARAMS})"),
+                    ))
+                }
             }
         }
         if opts.min_insync_replicas > opts.replication_factor {
@@ -126,7 +145,14 @@ mod tests {
         assert_eq!(KafkaOptions::parse(&o.uri()).unwrap(), o);
 
         let d = KafkaOptions::parse("kafka://localhost:9092/events").unwrap();
-        assert_eq!((d.replication_factor, d.min_insync_replicas, d.append_attempts), (1, 1, 2));
+        assert_eq!(
+            (
+                d.replication_factor,
+                d.min_insync_replicas,
+                d.append_attempts
+            ),
+            (1, 1, 2)
+        );
         assert_eq!(d.delivery_timeout, Duration::from_secs(5));
     }
 
@@ -141,8 +167,14 @@ mod tests {
             ("kafka://h:1/a b", "not a Kafka topic name"),
             ("kafka://h:1/t?replicas=3", "unknown setting"),
             ("kafka://h:1/t?replication_factor=0", "replication_factor"),
-            ("kafka://h:1/t?delivery_timeout_ms=abc", "delivery_timeout_ms"),
-            ("kafka://h:1/t?min_insync_replicas=2", "exceeds replication_factor"),
+            (
+                "kafka://h:1/t?delivery_timeout_ms=abc",
+                "delivery_timeout_ms",
+            ),
+            (
+                "kafka://h:1/t?min_insync_replicas=2",
+                "exceeds replication_factor",
+            ),
         ] {
             match KafkaOptions::parse(uri) {
                 Err(LogError::Unsupported(msg)) => assert!(msg.contains(needle), "{uri}: {msg}"),

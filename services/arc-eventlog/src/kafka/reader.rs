@@ -43,7 +43,9 @@ pub(crate) struct Pool {
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool").field("idle", &self.lock().len()).finish()
+        f.debug_struct("Pool")
+            .field("idle", &self.lock().len())
+            .finish()
     }
 }
 
@@ -63,7 +65,10 @@ impl Pool {
             return Ok(r);
         }
         drop(idle);
-        Ok(Reader { consumer: consumer(o)?, next: None })
+        Ok(Reader {
+            consumer: consumer(o)?,
+            next: None,
+        })
     }
 
     fn put(&self, reader: Reader) {
@@ -75,7 +80,14 @@ impl Pool {
 
     /// Reads up to `max` records from `from`, given the partition's current `end` (high
     /// watermark, already checked to be >= `from`). Blocking: run off the async workers.
-    pub(crate) fn read(&self, o: &KafkaOptions, from: u64, end: u64, max: usize, wait: Duration) -> Result<Vec<Record>> {
+    pub(crate) fn read(
+        &self,
+        o: &KafkaOptions,
+        from: u64,
+        end: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Record>> {
         let mut reader = self.take(o, from)?;
         let result = reader.read(o, from, end, max, wait);
         if result.is_err() {
@@ -172,7 +184,11 @@ impl Reader {
         let deadline = Instant::now() + o.delivery_timeout;
         let mut last = None;
         loop {
-            let timeout = if last.is_some() { Duration::ZERO } else { deadline.saturating_duration_since(Instant::now()) };
+            let timeout = if last.is_some() {
+                Duration::ZERO
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
             match self.consumer.poll(timeout) {
                 Some(Ok(msg)) if msg.partition() == 0 && msg.offset() as u64 >= from => {
                     last = Some(msg.offset() as u64);
@@ -196,19 +212,36 @@ impl Reader {
     /// comes at all. Either way the read seeks further back (64, 512, 4096, … records
     /// before `from`: each seek costs a fetch round trip, a few small records more cost
     /// nothing) until it lands on a batch start, and drops what lies before `from`.
-    fn read(&mut self, o: &KafkaOptions, from: u64, end: u64, max: usize, wait: Duration) -> Result<Vec<Record>> {
+    fn read(
+        &mut self,
+        o: &KafkaOptions,
+        from: u64,
+        end: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Record>> {
         // A reader standing at `from` goes on; one that must move seeks a little before it,
         // so on tansu the first seek mostly lands on a batch start already (see above).
-        let mut back = if self.next == Some(from) { 0 } else { FIRST_BACK.min(from) };
+        let mut back = if self.next == Some(from) {
+            0
+        } else {
+            FIRST_BACK.min(from)
+        };
         let mut seek_point = from - back;
         let mut anchored = !self.position(o, seek_point)?;
         let mut quiet_since = Instant::now();
         // Records below `end` exist and must arrive within the request timeout; at the end
         // the read waits up to `wait` for the first new one.
         let (target, deadline) = if from < end {
-            (end.min(from.saturating_add(max as u64)), Instant::now() + o.delivery_timeout)
+            (
+                end.min(from.saturating_add(max as u64)),
+                Instant::now() + o.delivery_timeout,
+            )
         } else {
-            (from.saturating_add(max as u64), Instant::now().checked_add(wait).unwrap_or_else(far_future))
+            (
+                from.saturating_add(max as u64),
+                Instant::now().checked_add(wait).unwrap_or_else(far_future),
+            )
         };
         let mut out: Vec<Record> = Vec::new();
         let mut bytes = 0usize;
@@ -244,7 +277,9 @@ impl Reader {
                 Err(e) => {
                     if matches!(
                         e.rdkafka_error_code(),
-                        Some(RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset)
+                        Some(
+                            RDKafkaErrorCode::OffsetOutOfRange | RDKafkaErrorCode::AutoOffsetReset
+                        )
                     ) {
                         return Err(LogError::Corrupt {
                             location: format!("kafka topic {} partition 0 offset {next}", o.topic),

@@ -27,7 +27,9 @@ fn metadata(admin: &Admin, topic: &str, timeout: Duration) -> Result<Found> {
     let md = admin
         .inner()
         .fetch_metadata(Some(topic), timeout)
-        .map_err(|e| LogError::Unavailable(format!("cannot read metadata of kafka topic {topic}: {e}")))?;
+        .map_err(|e| {
+            LogError::Unavailable(format!("cannot read metadata of kafka topic {topic}: {e}"))
+        })?;
     let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
         return Ok(Found::Missing);
     };
@@ -35,8 +37,12 @@ fn metadata(admin: &Admin, topic: &str, timeout: Duration) -> Result<Found> {
         None => Ok(Found::Partitions(t.partitions().len())),
         Some(RDKafkaErrorCode::UnknownTopicOrPartition) => Ok(Found::Missing),
         // Being created by someone else right now: its partitions are not listed yet.
-        Some(RDKafkaErrorCode::LeaderNotAvailable) if t.partitions().is_empty() => Ok(Found::Partitions(0)),
-        Some(code) => Err(LogError::Unavailable(format!("kafka topic {topic}: {code}"))),
+        Some(RDKafkaErrorCode::LeaderNotAvailable) if t.partitions().is_empty() => {
+            Ok(Found::Partitions(0))
+        }
+        Some(code) => Err(LogError::Unavailable(format!(
+            "kafka topic {topic}: {code}"
+        ))),
     }
 }
 
@@ -104,13 +110,14 @@ async fn create(admin: &Admin, o: &KafkaOptions, timeout: Duration) -> Result<()
     let opts = AdminOptions::new()
         .request_timeout(Some(timeout))
         .operation_timeout(Some(timeout));
-    let results = admin
-        .create_topics([&new], &opts)
-        .await
-        .map_err(|e| LogError::Unavailable(format!("cannot create kafka topic {}: {e}", o.topic)))?;
+    let results = admin.create_topics([&new], &opts).await.map_err(|e| {
+        LogError::Unavailable(format!("cannot create kafka topic {}: {e}", o.topic))
+    })?;
     for r in results {
         match r {
-            Ok(_) => tracing::info!(topic = %o.topic, replication_factor = o.replication_factor, min_insync_replicas = o.min_insync_replicas, "created the event log topic"),
+            Ok(_) => {
+                tracing::info!(topic = %o.topic, replication_factor = o.replication_factor, min_insync_replicas = o.min_insync_replicas, "created the event log topic")
+            }
             // Another node created it at the same moment: check it like any existing topic.
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((_, code)) => {
@@ -125,16 +132,28 @@ async fn create(admin: &Admin, o: &KafkaOptions, timeout: Duration) -> Result<()
 }
 
 /// The topic's configuration as the brokers report it (DescribeConfigs).
-async fn describe(admin: &Admin, o: &KafkaOptions, timeout: Duration) -> Result<HashMap<String, String>> {
+async fn describe(
+    admin: &Admin,
+    o: &KafkaOptions,
+    timeout: Duration,
+) -> Result<HashMap<String, String>> {
     let opts = AdminOptions::new().request_timeout(Some(timeout));
     let results = admin
         .describe_configs([&ResourceSpecifier::Topic(&o.topic)], &opts)
         .await
-        .map_err(|e| LogError::Unavailable(format!("cannot read the configuration of kafka topic {}: {e}", o.topic)))?;
+        .map_err(|e| {
+            LogError::Unavailable(format!(
+                "cannot read the configuration of kafka topic {}: {e}",
+                o.topic
+            ))
+        })?;
     let mut out = HashMap::new();
     for r in results {
         let resource = r.map_err(|code| {
-            LogError::Unavailable(format!("cannot read the configuration of kafka topic {}: {code}", o.topic))
+            LogError::Unavailable(format!(
+                "cannot read the configuration of kafka topic {}: {code}",
+                o.topic
+            ))
         })?;
         for e in resource.entries {
             if let Some(v) = e.value {
@@ -196,24 +215,48 @@ mod tests {
     use super::*;
 
     fn configs(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn accepts_a_right_topic_and_names_each_wrong_setting() {
-        let o = KafkaOptions::parse("kafka://b:9092/ev?replication_factor=3&min_insync_replicas=2").unwrap();
-        let good = [("retention.ms", "-1"), ("retention.bytes", "-1"), ("cleanup.policy", "delete"), ("min.insync.replicas", "2")];
+        let o = KafkaOptions::parse("kafka://b:9092/ev?replication_factor=3&min_insync_replicas=2")
+            .unwrap();
+        let good = [
+            ("retention.ms", "-1"),
+            ("retention.bytes", "-1"),
+            ("cleanup.policy", "delete"),
+            ("min.insync.replicas", "2"),
+        ];
         assert!(check_configs(&configs(&good), &o).is_empty());
 
-        let bad = [("retention.ms", "604800000"), ("retention.bytes", "1000"), ("cleanup.policy", "compact,delete"), ("min.insync.replicas", "1")];
+        let bad = [
+            ("retention.ms", "604800000"),
+            ("retention.bytes", "1000"),
+            ("cleanup.policy", "compact,delete"),
+            ("min.insync.replicas", "1"),
+        ];
         let problems = check_configs(&configs(&bad), &o);
         assert_eq!(problems.len(), 4, "{problems:?}");
-        assert!(problems[0].contains("retention.ms=604800000") && problems[0].contains("--add-config retention.ms=-1"));
+        assert!(
+            problems[0].contains("retention.ms=604800000")
+                && problems[0].contains("--add-config retention.ms=-1")
+        );
         assert!(problems[1].contains("retention.bytes=1000"));
         assert!(problems[2].contains("cleanup.policy=compact,delete"));
-        assert!(problems[3].contains("min.insync.replicas=1") && problems[3].contains("min_insync_replicas=2"));
+        assert!(
+            problems[3].contains("min.insync.replicas=1")
+                && problems[3].contains("min_insync_replicas=2")
+        );
 
         let silent = check_configs(&configs(&[]), &o);
-        assert_eq!(silent.len(), 2, "unreported retention.ms and min.insync.replicas: {silent:?}");
+        assert_eq!(
+            silent.len(),
+            2,
+            "unreported retention.ms and min.insync.replicas: {silent:?}"
+        );
     }
 }
