@@ -202,8 +202,10 @@ impl Archive {
         let mut last_seq = None;
         if !envelopes.is_empty() {
             let records = envelopes.iter().map(|e| Bytes::from(e.to_bytes())).collect();
-            let first_seq = self.log.append(records).await.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
-            let last = first_seq + envelopes.len() as u64 - 1;
+            let seqs = self.log.append(records).await.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
+            // The batch need not be contiguous (other nodes write to the same log): once the
+            // highest is applied, every one of them is.
+            let last = seqs.iter().copied().max().ok_or_else(|| ArchiveError::Unavailable("the log returned no sequence".into()))?;
             last_seq = Some(last);
             // A durable append is never answered as a failure: if the wait runs out the
             // answer is success without verdicts, carrying the position.

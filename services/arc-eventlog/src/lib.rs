@@ -5,7 +5,7 @@
 //! number, dense from 0, that orders every change to the archive.
 //!
 //! Backends are chosen by URI with [`open_uri`]: `file:///dir` (or a plain path),
-//! `memory://` / `mem://`, and `kafka://…` (not built yet).
+//! `memory://` / `mem://`, and `kafka://…` (cargo feature `kafka`).
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -16,11 +16,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 mod file;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod memory;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 
 pub use file::{FileLog, FileLogOptions, OpenReport};
+#[cfg(feature = "kafka")]
+pub use kafka::{KafkaLog, KafkaOptions};
 pub use memory::MemoryLog;
 
 /// One record read back from the log.
@@ -55,6 +59,10 @@ pub enum LogError {
     /// A URI that names no backend this build has.
     #[error("unsupported event log URI {0}")]
     Unsupported(String),
+    /// The log exists but is set up so that it could lose or reorder events (a Kafka topic
+    /// with several partitions or a finite retention); the message says how to fix it.
+    #[error("event log misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 /// Result of log operations.
@@ -63,12 +71,16 @@ pub type Result<T, E = LogError> = std::result::Result<T, E>;
 /// The ordered, durable log of events.
 #[async_trait]
 pub trait EventLog: Debug + Send + Sync + 'static {
-    /// Appends records in order and returns the sequence of the first. Durable on return:
-    /// when this returns `Ok`, a crash cannot lose them. On `Err` they were not acknowledged:
+    /// Appends records and returns the sequence of each, in the order given. Durable on
+    /// return: when this returns `Ok`, a crash cannot lose them. The sequences ascend but need
+    /// not be contiguous: other writers (other nodes on one Kafka partition) may land records
+    /// between them. A backend that retries an append whose outcome it could not learn may
+    /// store a record twice; the answer names the copy it saw acknowledged, and readers
+    /// match copies by the event id inside the record. On `Err` they were not acknowledged:
     /// a backend may still find them after a restart if the failure hit after the bytes left
-    /// (a failed fsync), but never acknowledges them before. An empty `records` appends
-    /// nothing and returns the current end.
-    async fn append(&self, records: Vec<Bytes>) -> Result<u64>;
+    /// (a failed fsync, a timed-out delivery), but never acknowledges them before. An empty
+    /// `records` appends nothing and returns an empty vector.
+    async fn append(&self, records: Vec<Bytes>) -> Result<Vec<u64>>;
     /// Reads up to `max` records starting at `from`. When `from` is the end of the log it
     /// waits up to `wait` for new records and returns an empty batch if none came. Beyond
     /// the end it fails with [`LogError::OutOfRange`]. It may return fewer than `max`
@@ -81,8 +93,9 @@ pub trait EventLog: Debug + Send + Sync + 'static {
 }
 
 /// Opens the log a URI names: `file:///dir` or a plain path (the file log), `memory://` or
-/// `mem://` (a fresh memory log), `kafka://…` (needs the `kafka` feature, not built yet).
-pub fn open_uri(uri: &str) -> Result<Arc<dyn EventLog>> {
+/// `mem://` (a fresh memory log), `kafka://host:port[,host:port]/topic[?settings]` (the
+/// Kafka log, cargo feature `kafka`; it creates or checks its topic, see [`KafkaOptions`]).
+pub async fn open_uri(uri: &str) -> Result<Arc<dyn EventLog>> {
     if let Some(rest) = uri.strip_prefix("file://") {
         // `file:///abs`, `file://localhost/abs`; anything else is taken as a relative path.
         let path = rest
@@ -105,8 +118,11 @@ pub fn open_uri(uri: &str) -> Result<Arc<dyn EventLog>> {
         return Ok(Arc::new(MemoryLog::new()));
     }
     if uri.starts_with("kafka://") {
+        #[cfg(feature = "kafka")]
+        return Ok(Arc::new(KafkaLog::open(KafkaOptions::parse(uri)?).await?));
+        #[cfg(not(feature = "kafka"))]
         return Err(LogError::Unsupported(format!(
-            "{uri}: kafka:// needs the `kafka` feature of arc-eventlog (not built yet)"
+            "{uri}: kafka:// needs the `kafka` feature of arc-eventlog, which this build lacks"
         )));
     }
     if let Some((scheme, _)) = uri.split_once("://") {
@@ -160,28 +176,38 @@ mod tests {
     #[tokio::test]
     async fn open_uri_resolves_schemes() -> anyhow::Result<()> {
         for uri in ["memory://", "mem://"] {
-            let log = open_uri(uri)?;
+            let log = open_uri(uri).await?;
             assert_eq!(log.end().await?, 0);
             assert_eq!(log.uri(), "memory://");
         }
         let dir = tempfile::tempdir()?;
         let uri = format!("file://{}", dir.path().join("log").display());
-        let log = open_uri(&uri)?;
-        assert_eq!(log.append(vec![Bytes::from_static(b"x")]).await?, 0);
+        let log = open_uri(&uri).await?;
+        assert_eq!(log.append(vec![Bytes::from_static(b"x")]).await?, vec![0]);
         assert_eq!(log.uri(), uri);
         drop(log);
-        let plain = open_uri(&dir.path().join("log").display().to_string())?;
+        let plain = open_uri(&dir.path().join("log").display().to_string()).await?;
         assert_eq!(plain.end().await?, 1);
 
-        match open_uri("kafka://localhost:9092/events") {
+        #[cfg(not(feature = "kafka"))]
+        match open_uri("kafka://localhost:9092/events").await {
             Err(LogError::Unsupported(msg)) => assert!(msg.contains("`kafka` feature"), "{msg}"),
             other => panic!("expected Unsupported, got {other:?}"),
         }
+        // With the feature, a bad kafka URI is refused before any connection is tried.
+        #[cfg(feature = "kafka")]
+        match open_uri("kafka://localhost/events").await {
+            Err(LogError::Unsupported(msg)) => assert!(msg.contains("needs a port"), "{msg}"),
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
         assert!(matches!(
-            open_uri("s3://bucket/x"),
+            open_uri("s3://bucket/x").await,
             Err(LogError::Unsupported(_))
         ));
-        assert!(matches!(open_uri("file://"), Err(LogError::Unsupported(_))));
+        assert!(matches!(
+            open_uri("file://").await,
+            Err(LogError::Unsupported(_))
+        ));
         Ok(())
     }
 }

@@ -40,13 +40,13 @@ impl MemoryLog {
 
 #[async_trait]
 impl EventLog for MemoryLog {
-    async fn append(&self, records: Vec<Bytes>) -> Result<u64> {
+    async fn append(&self, records: Vec<Bytes>) -> Result<Vec<u64>> {
         let mut all = self.records();
         let first = all.len() as u64;
         all.extend(records);
         // Sent under the lock so the published end only ever grows.
         self.end.send_replace(all.len() as u64);
-        Ok(first)
+        Ok((first..all.len() as u64).collect())
     }
 
     async fn read(&self, from: u64, max: usize, wait: Duration) -> Result<Vec<Record>> {

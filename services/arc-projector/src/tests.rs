@@ -135,3 +135,32 @@ fn coerced_attributes_reach_the_index_and_the_record_but_not_the_event_attrs() {
     assert!(p.state().patient("NEWID").unwrap().is_some(), "the patient key follows the coerced Patient ID");
     assert_eq!(p.index().count(&q(Level::Study, &[("PatientName", "Doe^P1")])).unwrap(), 0);
 }
+
+#[test]
+fn a_copy_landing_after_other_events_is_ignored_the_same_way_in_any_batching() {
+    // Kafka may store a retried append twice, with other events between the copies. Applying
+    // the late copy again would undo the replacement in between.
+    let first = stored("1.1", "1.1.1", "9", "a", "CT", OverwritePolicy::Always);
+    let second = stored("1.1", "1.1.1", "9", "b", "CT", OverwritePolicy::Always);
+    let log = records(0, &[first.clone(), second.clone(), first.clone()]);
+
+    let one_by_one = tempfile::tempdir().unwrap();
+    let p = Projector::open(one_by_one.path()).unwrap();
+    for rec in &log {
+        p.apply_batch(std::slice::from_ref(rec)).unwrap();
+    }
+    let together = tempfile::tempdir().unwrap();
+    let q2 = Projector::open(together.path()).unwrap();
+    q2.apply_batch(&log).unwrap();
+
+    for p in [&p, &q2] {
+        assert_eq!(p.applied(), 3, "the copy still moves the position");
+        let s = p.state();
+        assert_eq!(s.instance("9").unwrap().unwrap().sha256, "b".repeat(64), "the copy must not bring the old bytes back");
+        assert_eq!(s.outcome(&first.id.to_string()).unwrap(), Some(Outcome::Stored { seq: 0 }), "the first copy's verdict stands");
+        assert_eq!(s.outcome(&second.id.to_string()).unwrap(), Some(Outcome::Replaced { seq: 1 }));
+        let study = s.study("1.1").unwrap().unwrap();
+        assert_eq!((study.series, study.instances, study.size), (1, 1, 100));
+        assert_eq!(p.index().count(&q(Level::Instance, &[])).unwrap(), 1);
+    }
+}

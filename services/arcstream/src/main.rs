@@ -43,7 +43,7 @@ pub(crate) struct NodeArgs {
     /// Data folder for the embedded log, store and projection [default: ./data].
     #[arg(long)]
     data_dir: Option<String>,
-    /// Event log URI (file://…, memory://) [default: file://DATA_DIR/log].
+    /// Event log URI (file://…, memory://, kafka://host:port/topic) [default: file://DATA_DIR/log].
     #[arg(long)]
     log: Option<String>,
     /// Object store URI (file://…, memory://, s3://bucket/prefix?endpoint=…&path_style=…&region=…)

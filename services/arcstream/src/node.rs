@@ -26,6 +26,7 @@ fn lock_data_dir(cfg: &NodeConfig) -> Result<std::fs::File> {
 
 async fn open_parts(cfg: &NodeConfig) -> Result<(Arc<dyn arc_eventlog::EventLog>, Arc<dyn arc_objstore::ObjectStore>)> {
     let log = arc_eventlog::open_uri(&cfg.log_uri())
+        .await
         .with_context(|| format!("cannot open the event log {}", cfg.log_uri()))?;
     let store = arc_objstore::open(&cfg.store_uri()).await.with_context(|| format!("cannot open the object store {}", cfg.store_uri()))?;
     Ok((log, store))

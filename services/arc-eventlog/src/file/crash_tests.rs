@@ -36,8 +36,8 @@ fn payload(round: usize, task: usize, i: usize) -> Bytes {
 #[derive(Default)]
 struct Outcome {
     submitted: HashSet<Bytes>,
-    /// Acknowledged appends: first sequence and records.
-    acked: Vec<(u64, Vec<Bytes>)>,
+    /// Acknowledged appends: the sequence of each record, and the records.
+    acked: Vec<(Vec<u64>, Vec<Bytes>)>,
 }
 
 async fn workload(fs: Arc<SimFs>) -> Outcome {
@@ -63,7 +63,7 @@ async fn workload(fs: Arc<SimFs>) -> Outcome {
         let mut failed = false;
         for (records, answer) in answers {
             match answer {
-                Ok(seq) => outcome.acked.push((seq, records)),
+                Ok(seqs) => outcome.acked.push((seqs, records)),
                 Err(_) => failed = true,
             }
         }
@@ -101,9 +101,9 @@ async fn check_recovery(fs: Arc<SimFs>, outcome: &Outcome, what: &str) -> Result
         );
     }
     let by_seq: HashMap<u64, &Bytes> = records.iter().map(|r| (r.seq, &r.data)).collect();
-    for (first, batch) in &outcome.acked {
-        for (i, data) in batch.iter().enumerate() {
-            let seq = first + i as u64;
+    for (seqs, batch) in &outcome.acked {
+        ensure!(seqs.len() == batch.len(), "{what}: one sequence per record");
+        for (&seq, data) in seqs.iter().zip(batch) {
             ensure!(
                 by_seq.get(&seq) == Some(&data),
                 "{what}: acknowledged record {seq} lost or changed"
@@ -113,15 +113,16 @@ async fn check_recovery(fs: Arc<SimFs>, outcome: &Outcome, what: &str) -> Result
 
     // The reopened log continues, durably.
     let extra = Bytes::from_static(b"after recovery");
-    let seq = log
+    let seqs = log
         .append(vec![extra.clone()])
         .await
         .with_context(|| format!("{what}: append after reopen"))?;
     ensure!(
-        seq == report.records,
-        "{what}: append after reopen got {seq}, expected {}",
+        seqs == [report.records],
+        "{what}: append after reopen got {seqs:?}, expected {}",
         report.records
     );
+    let seq = seqs[0];
     drop(log);
     let (log, again) = FileLog::open_with(fs.restart(true), Path::new(DIR), opts())
         .with_context(|| format!("{what}: second reopen failed"))?;

@@ -270,7 +270,7 @@ impl Drop for FileLog {
 
 #[async_trait]
 impl EventLog for FileLog {
-    async fn append(&self, records: Vec<Bytes>) -> Result<u64> {
+    async fn append(&self, records: Vec<Bytes>) -> Result<Vec<u64>> {
         if self
             .shared
             .failed
@@ -279,7 +279,7 @@ impl EventLog for FileLog {
             return Err(writer::unavailable_after_failure());
         }
         if records.is_empty() {
-            return Ok(*self.shared.end.borrow());
+            return Ok(Vec::new());
         }
         if let Some(big) = records.iter().find(|r| r.len() > frame::MAX_RECORD_LEN) {
             return Err(LogError::Io(std::io::Error::new(
@@ -292,6 +292,7 @@ impl EventLog for FileLog {
             )));
         }
         let bytes = records.iter().map(|r| frame::frame_len(r.len())).sum();
+        let count = records.len() as u64;
         let (reply, answer) = oneshot::channel();
         let tx = self
             .tx
@@ -303,9 +304,11 @@ impl EventLog for FileLog {
             reply,
         })
         .map_err(|_| LogError::Unavailable("event log writer stopped".into()))?;
-        answer
+        // One writer thread: a batch is written whole and contiguous.
+        let first = answer
             .await
-            .map_err(|_| LogError::Unavailable("event log writer stopped".into()))?
+            .map_err(|_| LogError::Unavailable("event log writer stopped".into()))??;
+        Ok((first..first + count).collect())
     }
 
     async fn read(&self, from: u64, max: usize, wait: Duration) -> Result<Vec<Record>> {

@@ -26,7 +26,7 @@ fn rec(i: u64) -> Bytes {
 async fn append_n(log: &FileLog, n: u64) -> Result<()> {
     let start = log.end().await?;
     for i in start..start + n {
-        assert_eq!(log.append(vec![rec(i)]).await?, i);
+        assert_eq!(log.append(vec![rec(i)]).await?, vec![i]);
     }
     Ok(())
 }
@@ -271,7 +271,7 @@ async fn torn_case(damage: impl FnOnce(&mut Vec<u8>), records: u64, cut: u64) ->
     assert_eq!(report.torn_tail_cut, Some((seg.display().to_string(), cut)));
     assert_eq!(std::fs::metadata(&seg)?.len(), offset_of(0, records));
     // Appends continue right after the last good record.
-    assert_eq!(log.append(vec![rec(records)]).await?, records);
+    assert_eq!(log.append(vec![rec(records)]).await?, vec![records]);
     drop(log);
     let (log, report) = FileLog::open(dir.path())?;
     assert_eq!(
@@ -355,6 +355,6 @@ async fn failed_write_refuses_further_appends() -> Result<()> {
         report.torn_tail_cut.is_some(),
         "the torn unsynced write is cut"
     );
-    assert_eq!(log.append(vec![rec(3)]).await?, 3);
+    assert_eq!(log.append(vec![rec(3)]).await?, vec![3]);
     Ok(())
 }
