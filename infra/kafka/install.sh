@@ -23,7 +23,9 @@ fi
 echo "installing tansu with cargo (first time only, takes a long while)"
 # Its own target dir, kept, so a reinstall only rebuilds what changed; --locked uses
 # tansu's own lockfile.
-CARGO_TARGET_DIR="${TANSU_TARGET_DIR:-$HOME/.cache/arcstream/tansu-build}" \
-  cargo install tansu --locked --features dynostore --force
+build_dir="${TANSU_TARGET_DIR:-$HOME/.cache/arcstream/tansu-build}"
+CARGO_TARGET_DIR="$build_dir" cargo install tansu --locked --features dynostore --force
+# the build folder is over a GB and only a reinstall would use it
+rm -rf "$build_dir"
 has_memory_engine || { echo "tansu installed without the dynostore feature" >&2; exit 1; }
 command -v tansu

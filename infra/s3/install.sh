@@ -16,4 +16,6 @@ export CARGO_TARGET_DIR="${S3S_FS_TARGET_DIR:-$HOME/.cache/arcstream/s3s-fs-targ
 args=(install s3s-fs --features binary --locked)
 [ -n "$S3S_FS_VERSION" ] && args+=(--version "$S3S_FS_VERSION")
 cargo "${args[@]}"
+# the build folder is only useful to a reinstall
+rm -rf "$CARGO_TARGET_DIR"
 command -v s3s-fs
