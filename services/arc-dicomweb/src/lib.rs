@@ -16,6 +16,7 @@ mod stow;
 mod stow_json;
 mod urls;
 mod wado;
+mod wado_bulk;
 mod wado_meta;
 mod wado_frames;
 mod wado_render;
@@ -105,20 +106,20 @@ fn rs_routes() -> Routes {
         .route("/instances/count", get(qido::instances_count))
         .route("/studies/{study}", get(wado::study).post(stow::stow_study))
         .route("/studies/{study}/metadata", get(wado_meta::study_metadata))
-        .route("/studies/{study}/bulkdata", get(wado_meta::study_bulkdata))
+        .route("/studies/{study}/bulkdata", get(wado_bulk::study_bulkdata))
         .route("/studies/{study}/series", get(qido::study_series))
         .route("/studies/{study}/series/count", get(qido::study_series_count))
         .route("/studies/{study}/instances", get(qido::study_instances))
         .route("/studies/{study}/instances/count", get(qido::study_instances_count))
         .route("/studies/{study}/series/{series}", get(wado::series))
         .route("/studies/{study}/series/{series}/metadata", get(wado_meta::series_metadata))
-        .route("/studies/{study}/series/{series}/bulkdata", get(wado_meta::series_bulkdata))
+        .route("/studies/{study}/series/{series}/bulkdata", get(wado_bulk::series_bulkdata))
         .route("/studies/{study}/series/{series}/instances", get(qido::series_instances))
         .route("/studies/{study}/series/{series}/instances/count", get(qido::series_instances_count))
         .route("/studies/{study}/series/{series}/instances/{instance}", get(wado::instance))
         .route("/studies/{study}/series/{series}/instances/{instance}/metadata", get(wado_meta::instance_metadata))
-        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata", get(wado_meta::instance_bulkdata))
-        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{*path}", get(wado_meta::bulkdata))
+        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata", get(wado_bulk::instance_bulkdata))
+        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{*path}", get(wado_bulk::bulkdata))
         .route("/studies/{study}/rendered", get(wado_render::study_rendered))
         .route("/studies/{study}/thumbnail", get(wado_render::study_thumbnail))
         .route("/studies/{study}/series/{series}/rendered", get(wado_render::series_rendered))

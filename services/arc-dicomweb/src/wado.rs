@@ -118,25 +118,36 @@ async fn retrieve(
         RetrieveFormat::Multipart(c) | RetrieveFormat::Zip(c) => c.clone(),
     };
     let total = selected.len();
-    let plan: Vec<(String, InstanceRec, String)> =
+    let mut plan: Vec<(String, InstanceRec, String)> =
         selected.into_iter().filter_map(|(sop, rec)| choice.pick(&rec.transfer_syntax).map(|ts| (sop, rec, ts))).collect();
     if plan.is_empty() {
         return Err(ApiError::NotAcceptable(format!(
             "the {total} matching instance(s) are stored in a transfer syntax this archive cannot decode and cannot be sent in the accepted one; ask for transfer-syntax=*"
         )));
     }
-    if let (RetrieveFormat::Multipart(_), 1, 1) = (&format, total, plan.len()) {
-        // one instance: convert before answering, so a failure gets its own status
-        let (_, rec, ts) = &plan[0];
-        let bytes = instance_in(&retrieve, rec, ts).await?;
-        let mut w = arc_dicom::MultipartWriter::new("application/dicom");
-        w.part(&format!("application/dicom; transfer-syntax={ts}"), &[], bytes);
-        return Ok(([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response());
+    if (total, plan.len()) == (1, 1) && (plan[0].2 != plan[0].1.transfer_syntax || !plan[0].1.overrides().is_empty()) {
+        // one instance to convert: convert before answering, so that a failure (an
+        // undecodable bitstream) gets its own status instead of cutting the stream
+        let (sop, rec, ts) = plan.pop().expect("one instance");
+        let bytes = instance_in(&retrieve, &rec, &ts).await?;
+        let mut resp = match format {
+            RetrieveFormat::Multipart(_) => {
+                let mut w = arc_dicom::MultipartWriter::new("application/dicom");
+                w.part(&format!("application/dicom; transfer-syntax={ts}"), &[], bytes);
+                ([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response()
+            }
+            RetrieveFormat::Zip(_) => {
+                let (ct, body) = zip_body(retrieve, vec![(sop, rec, ts)], Some(bytes));
+                ([(header::CONTENT_TYPE, ct)], body).into_response()
+            }
+        };
+        validators.apply(&mut resp);
+        return Ok(resp);
     }
     let skipped = total - plan.len();
     let (ct, body) = match format {
         RetrieveFormat::Multipart(_) => multipart_body(retrieve, plan),
-        RetrieveFormat::Zip(_) => zip_body(retrieve, plan),
+        RetrieveFormat::Zip(_) => zip_body(retrieve, plan, None),
     };
     let status = if skipped > 0 { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
     let mut resp = (status, [(header::CONTENT_TYPE, ct)], body).into_response();
@@ -181,15 +192,21 @@ where
 }
 
 /// Streams the instances as a ZIP archive, entries named `study/series/instance.dcm`; the
-/// archive is written as the instances stream, never built in memory.
-fn zip_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>) -> (String, Body) {
+/// archive is written as the instances stream, never built in memory. `ready` is the
+/// already converted content of a single instance.
+fn zip_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>, ready: Option<Bytes>) -> (String, Body) {
     let writer = std::sync::Arc::new(std::sync::Mutex::new(zip::ZipWriter::default()));
     let w = writer.clone();
+    let mut ready = ready;
     let entries = futures::stream::iter(plan).then(move |(sop, rec, ts)| {
         let retrieve = retrieve.clone();
         let w = w.clone();
+        let ready = ready.take();
         async move {
-            let (_, stream) = instance_stream(&retrieve, &rec, &ts).await.map_err(|e| std::io::Error::other(e.to_string()))?;
+            let stream = match ready {
+                Some(bytes) => futures::stream::once(async move { Ok(bytes) }).boxed(),
+                None => instance_stream(&retrieve, &rec, &ts).await.map_err(|e| std::io::Error::other(e.to_string()))?.1,
+            };
             let name = format!("{}/{}/{sop}.dcm", rec.study_uid, rec.series_uid);
             let head = w.lock().expect("zip writer").start(&name);
             let w2 = w.clone();

@@ -1,17 +1,14 @@
-//! WADO-RS metadata and bulk data (PS3.18 10.4.1.1.2, 10.4.1.1.5): headers as DICOM JSON or
-//! as `multipart/related; type="application/dicom+xml"` (PS3.19), with current attributes
-//! merged in, `includefield` and `excludeprivate` applied, absolute BulkDataURIs; bulk data
-//! of a study, series or instance as `multipart/related` parts with Content-Location.
+//! WADO-RS metadata (PS3.18 10.4.1.1.2): headers as DICOM JSON or as
+//! `multipart/related; type="application/dicom+xml"` (PS3.19), with current attributes
+//! merged in, `includefield` and `excludeprivate` applied, absolute BulkDataURIs (bulk data
+//! itself is `wado_bulk`'s).
 
-use crate::accept::{self, BulkChoice, Structured};
+use crate::accept::{self, Structured};
 use crate::wado::accept_param;
 use crate::{check_aet, conditional, urls, ApiError, AppState};
-use arc_dicom::BulkValue;
-use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -137,39 +134,6 @@ pub(crate) async fn instance_metadata(
     metadata(s, aet, st, Some(se), Some(i), u, q, h).await
 }
 
-/// GET /studies/{study}/bulkdata
-pub(crate) async fn study_bulkdata(
-    State(s): State<AppState>,
-    Path((aet, st)): Path<(String, String)>,
-    OriginalUri(u): OriginalUri,
-    RawQuery(q): Q,
-    h: HeaderMap,
-) -> Result<Response, ApiError> {
-    bulkdata_all(s, aet, st, None, None, u, q, h).await
-}
-
-/// GET /studies/{study}/series/{series}/bulkdata
-pub(crate) async fn series_bulkdata(
-    State(s): State<AppState>,
-    Path((aet, st, se)): Path<(String, String, String)>,
-    OriginalUri(u): OriginalUri,
-    RawQuery(q): Q,
-    h: HeaderMap,
-) -> Result<Response, ApiError> {
-    bulkdata_all(s, aet, st, Some(se), None, u, q, h).await
-}
-
-/// GET /studies/{study}/series/{series}/instances/{instance}/bulkdata
-pub(crate) async fn instance_bulkdata(
-    State(s): State<AppState>,
-    Path((aet, st, se, i)): Path<(String, String, String, String)>,
-    OriginalUri(u): OriginalUri,
-    RawQuery(q): Q,
-    h: HeaderMap,
-) -> Result<Response, ApiError> {
-    bulkdata_all(s, aet, st, Some(se), Some(i), u, q, h).await
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn metadata(
     state: AppState,
@@ -252,215 +216,9 @@ pub(crate) fn absolutize(value: &mut Value, instance_url: &str) {
     }
 }
 
-/// The relative BulkDataURIs of a stored header.
-fn bulk_paths(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                match (k.as_str(), v) {
-                    ("BulkDataURI", Value::String(s))
-                        if s.starts_with(arc_dicom::BULKDATA_PREFIX) =>
-                    {
-                        out.push(s.clone())
-                    }
-                    _ => bulk_paths(v, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| bulk_paths(v, out)),
-        _ => {}
-    }
-}
-
-/// The parts of one bulk value as the client accepts them: `(content type, location, bytes)`.
-fn parts_of(
-    value: BulkValue,
-    location: &str,
-    choice: &BulkChoice,
-) -> Vec<(String, String, Vec<u8>)> {
-    match value {
-        BulkValue::Native(bytes) if choice.octet_stream => {
-            vec![("application/octet-stream".into(), location.into(), bytes)]
-        }
-        BulkValue::Native(_) => Vec::new(),
-        BulkValue::Encapsulated {
-            media_type,
-            transfer_syntax,
-            frames,
-        } if choice.takes(media_type) => {
-            let ct = format!("{media_type}; transfer-syntax={transfer_syntax}");
-            let one = frames.len() == 1;
-            frames
-                .into_iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    // several frames: each at its frame URL (PS3.18 10.4.1.1.4)
-                    let loc = if one {
-                        location.to_string()
-                    } else {
-                        format!(
-                            "{}/frames/{}",
-                            location.split("/bulkdata/").next().unwrap_or(location),
-                            i + 1
-                        )
-                    };
-                    (ct.clone(), loc, f)
-                })
-                .collect()
-        }
-        BulkValue::Encapsulated { .. } => Vec::new(),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn bulkdata_all(
-    state: AppState,
-    aet: String,
-    study: String,
-    series: Option<String>,
-    instance: Option<String>,
-    uri: axum::http::Uri,
-    query: Option<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    check_aet(&state, &aet)?;
-    let choice = accept::bulk(&headers, accept_param(&query).as_deref())?;
-    let retrieve = state.archive.retrieve();
-    let selected = retrieve.select(&study, series.as_deref(), instance.as_deref())?;
-    let validators = conditional::Validators::of(
-        &retrieve,
-        &study,
-        series.as_deref(),
-        instance.as_deref(),
-        &format!("bulkdata {choice:?}"),
-    )?;
-    if let Some(r) = validators.check(&headers) {
-        return Ok(r);
-    }
-    let base = urls::rs_base(&headers, &uri);
-    let boundary = arc_dicom::new_boundary();
-    let b = boundary.clone();
-    // One instance at a time: read, cut into its bulk values, send.
-    let parts = futures::stream::iter(selected).then(move |(sop, rec)| {
-        let retrieve = retrieve.clone();
-        let (base, boundary, choice) = (base.clone(), b.clone(), choice.clone());
-        async move {
-            let header = retrieve.header(&sop, &rec).await.map_err(std::io::Error::other)?;
-            let mut paths = Vec::new();
-            bulk_paths(&header, &mut paths);
-            let bytes = retrieve.bytes(&rec).await.map_err(std::io::Error::other)?;
-            let values = tokio::task::spawn_blocking(move || arc_dicom::bulk_values(&bytes, &paths))
-                .await
-                .map_err(std::io::Error::other)?
-                .map_err(std::io::Error::other)?;
-            let url = urls::retrieve_url(&base, &rec.study_uid, Some(&rec.series_uid), Some(&sop));
-            let mut chunks = Vec::new();
-            for (path, value) in values {
-                for (ct, loc, data) in parts_of(value, &format!("{url}/{path}"), &choice) {
-                    let head = format!("--{boundary}\r\nContent-Type: {ct}\r\nContent-Location: {loc}\r\nContent-Length: {}\r\n\r\n", data.len());
-                    chunks.push(Ok(Bytes::from(head)));
-                    chunks.push(Ok(Bytes::from(data)));
-                    chunks.push(Ok(Bytes::from_static(b"\r\n")));
-                }
-            }
-            Ok::<_, std::io::Error>(futures::stream::iter(chunks))
-        }
-    });
-    let ct = format!("multipart/related; type=\"application/octet-stream\"; boundary={boundary}");
-    let close = futures::stream::once(async move {
-        Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n")))
-    });
-    let body = parts
-        .map(|r| match r {
-            Ok(s) => s.left_stream(),
-            Err(e) => futures::stream::iter(vec![Err(e)]).right_stream(),
-        })
-        .flatten()
-        .chain(close);
-    let mut resp = ([(header::CONTENT_TYPE, ct)], Body::from_stream(body)).into_response();
-    validators.apply(&mut resp);
-    Ok(resp)
-}
-
-/// GET …/instances/{instance}/bulkdata/{path}: one bulk data value (PS3.18 10.4.1.1.5);
-/// encapsulated Pixel Data as its frames in their own media type when accepted.
-pub(crate) async fn bulkdata(
-    State(state): State<AppState>,
-    Path((aet, study, series, instance, path)): Path<(String, String, String, String, String)>,
-    OriginalUri(uri): OriginalUri,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    check_aet(&state, &aet)?;
-    let choice = accept::bulk(&headers, accept_param(&q).as_deref())?;
-    let retrieve = state.archive.retrieve();
-    let (_, rec) = retrieve
-        .select(&study, Some(&series), Some(&instance))?
-        .remove(0);
-    let validators = conditional::Validators::of(
-        &retrieve,
-        &study,
-        Some(&series),
-        Some(&instance),
-        &format!("bulk {path} {choice:?}"),
-    )?;
-    if let Some(r) = validators.check(&headers) {
-        return Ok(r);
-    }
-    let bytes = retrieve.bytes(&rec).await?;
-    let p = path.clone();
-    let value = tokio::task::spawn_blocking(move || arc_dicom::bulk_value_any(&bytes, &p))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::BadRequest(format!("bulk data path {path}: {e}")))?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("instance {instance} has no bulk data at {path}"))
-        })?;
-    let kind = match &value {
-        BulkValue::Native(_) => "application/octet-stream".to_string(),
-        BulkValue::Encapsulated { media_type, .. } => media_type.to_string(),
-    };
-    let location = format!("{}{}", urls::origin_of(&headers), uri.path());
-    let parts = parts_of(value, &location, &choice);
-    if parts.is_empty() {
-        return Err(ApiError::NotAcceptable(format!(
-            "bulk data {path} is {kind}; offered: multipart/related; type=\"{kind}\""
-        )));
-    }
-    let mut w = arc_dicom::MultipartWriter::new(&kind);
-    for (ct, loc, data) in parts {
-        w.part(&ct, &[("Content-Location", &loc)], data);
-    }
-    let ct = w.content_type();
-    let mut resp = ([(header::CONTENT_TYPE, ct)], w.finish()).into_response();
-    validators.apply(&mut resp);
-    Ok(resp)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bulk_uris_become_absolute() {
-        let mut v = serde_json::json!({"7FE00010": {"vr": "OW", "BulkDataURI": "bulkdata/7FE00010"}, "00540016": {"vr": "SQ", "Value": [{"00181072": {"vr": "OB", "BulkDataURI": "bulkdata/00540016/0/00181072"}}]}});
-        let mut paths = Vec::new();
-        bulk_paths(&v, &mut paths);
-        paths.sort();
-        assert_eq!(
-            paths,
-            vec!["bulkdata/00540016/0/00181072", "bulkdata/7FE00010"]
-        );
-        absolutize(&mut v, "http://h/rs/studies/1/series/2/instances/3");
-        assert_eq!(
-            v["7FE00010"]["BulkDataURI"],
-            "http://h/rs/studies/1/series/2/instances/3/bulkdata/7FE00010"
-        );
-        assert_eq!(
-            v["00540016"]["Value"][0]["00181072"]["BulkDataURI"],
-            "http://h/rs/studies/1/series/2/instances/3/bulkdata/00540016/0/00181072"
-        );
-    }
 
     #[test]
     fn filters_keep_identity_and_drop_private() {
