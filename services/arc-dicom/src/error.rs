@@ -58,6 +58,10 @@ pub enum DicomError {
     /// Compressed pixel data could not be decoded (corrupt stream, unsupported codec).
     #[error("cannot decode pixel data: {0}")]
     Decode(String),
+    /// What was asked for would be too large to make (a rendered image scaled up past
+    /// [`crate::pixels::MAX_UPSCALED_PIXELS`]).
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// A bulk data path (`7FE00010`, `00540016/0/00181072`) is malformed.
     #[error("bad bulk data path {0:?}")]
     BadPath(String),

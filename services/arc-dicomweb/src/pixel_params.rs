@@ -123,12 +123,13 @@ pub(crate) fn frame_list(value: &str) -> Result<Vec<u32>, ApiError> {
 }
 
 /// A failure of the pixel code as an HTTP answer: no image or no such frame is 404,
-/// what cannot be decoded or rendered is 406 (naming the alternative), a broken stored
-/// object is 500.
+/// a rendering scaled up too far is 400, what cannot be decoded or rendered is 406
+/// (naming the alternative), a broken stored object is 500.
 pub(crate) fn pixel_error(e: DicomError) -> ApiError {
     match e {
         DicomError::NotAnImage(why) => ApiError::NotFound(format!("not an image: {why}")),
         e @ DicomError::NoSuchFrame { .. } => ApiError::NotFound(e.to_string()),
+        DicomError::TooLarge(why) => ApiError::BadRequest(format!("{why}; ask for a smaller viewport (rows and columns in WADO-URI)")),
         e @ (DicomError::Decode(_) | DicomError::Unsupported(_)) => {
             ApiError::NotAcceptable(format!("{e}; the stored bitstream is offered with transfer-syntax=*"))
         }

@@ -253,12 +253,23 @@ pub(crate) async fn bulkdata(
         .ok_or_else(|| {
             ApiError::NotFound(format!("instance {instance} has no bulk data at {path}"))
         })?;
-    let kind = match &value {
+    let stored_kind = match &value {
         BulkValue::Native(_) => "application/octet-stream".to_string(),
         BulkValue::Encapsulated { media_type, .. } => media_type.to_string(),
     };
     let (p, wanted) = (path.clone(), choice.clone());
-    let value = crate::pixel_params::blocking(move || decompress_if_wanted(&bytes, &p, value, &wanted)).await?;
+    let value = crate::pixel_params::blocking(move || decompress_if_wanted(&bytes, &p, value, &wanted))
+        .await
+        .map_err(|e| match e {
+            ApiError::NotAcceptable(why) => ApiError::NotAcceptable(format!(
+                "bulk data {path} is {stored_kind} and cannot be decompressed ({why}); offered: multipart/related; type=\"{stored_kind}\""
+            )),
+            other => other,
+        })?;
+    let kind = match &value {
+        BulkValue::Native(_) => "application/octet-stream".to_string(),
+        BulkValue::Encapsulated { media_type, .. } => media_type.to_string(),
+    };
     let location = format!("{}{}", urls::origin_of(&headers), uri.path());
     let parts = parts_of(value, &location, &choice);
     if parts.is_empty() {

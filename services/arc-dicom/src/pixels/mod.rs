@@ -14,7 +14,7 @@ mod voi;
 
 pub use encode::ImageFormat;
 pub use frames::{frames, FrameData};
-pub use render::{render, render_animation, RenderParams, Viewport, Window, WindowFunction};
+pub use render::{render, render_animation, RenderParams, Viewport, Window, WindowFunction, MAX_UPSCALED_PIXELS};
 pub use transcode::{can_decode, transcode, NATIVE_TARGETS};
 
 use crate::error::DicomError;

@@ -57,7 +57,7 @@ pub fn render(bytes: &[u8], frame: u32, params: &RenderParams) -> Result<Vec<u8>
     if frame == 0 || frame > info.frames {
         return Err(DicomError::NoSuchFrame { frame, frames: info.frames });
     }
-    let img = render_frame(&file, &info, frame - 1, params)?;
+    let img = render_frame(&file, &info, frame - 1, params, 1)?;
     encode_one(&img, params)
 }
 
@@ -66,11 +66,11 @@ pub fn render(bytes: &[u8], frame: u32, params: &RenderParams) -> Result<Vec<u8>
 pub fn render_animation(bytes: &[u8], params: &RenderParams) -> Result<Vec<u8>, DicomError> {
     let (file, info) = open_image(bytes)?;
     if params.format != ImageFormat::Gif || info.frames == 1 {
-        let img = render_frame(&file, &info, 0, params)?;
+        let img = render_frame(&file, &info, 0, params, 1)?;
         return encode_one(&img, params);
     }
     let frames = (0..info.frames)
-        .map(|i| render_frame(&file, &info, i, params))
+        .map(|i| render_frame(&file, &info, i, params, info.frames as usize))
         .collect::<Result<Vec<_>, _>>()?;
     let ms = floats_attr(&file, Tag(0x0018, 0x1063)).first().copied().unwrap_or(100.0);
     let delay = (ms / 10.0).round().clamp(2.0, 6000.0) as u16;
@@ -92,12 +92,19 @@ fn encode_one(img: &Image, params: &RenderParams) -> Result<Vec<u8>, DicomError>
     }
 }
 
-/// One frame (0-based) rendered to 8 bits, cropped and scaled.
+/// The most pixels the frames of one answer may be scaled up to (a 4096 x 4096 image, more
+/// than any screen shows): a `viewport` of 65535 x 65535 must not make the node allocate
+/// gigabytes. Rendering at the stored size or smaller is never limited.
+pub const MAX_UPSCALED_PIXELS: usize = 1 << 24;
+
+/// One frame (0-based) rendered to 8 bits, cropped and scaled; `answer_frames` is how many
+/// frames the answer holds (an animation), which share [`MAX_UPSCALED_PIXELS`].
 pub(crate) fn render_frame(
     file: &DefaultDicomObject,
     info: &ImageInfo,
     index: u32,
     params: &RenderParams,
+    answer_frames: usize,
 ) -> Result<Image, DicomError> {
     let native = decode_frame_native(file, info, index)?;
     let samples = read_samples(info, &native)?;
@@ -132,6 +139,12 @@ pub(crate) fn render_frame(
     }
     if let Some(vp) = params.viewport {
         let (ow, oh) = fit(img.width, img.height, vp.width.map(|v| v as usize), vp.height.map(|v| v as usize));
+        let upscaled = ow * oh > img.width * img.height;
+        if upscaled && (ow * oh).saturating_mul(answer_frames) > MAX_UPSCALED_PIXELS {
+            return Err(DicomError::TooLarge(format!(
+                "the image scaled up to {ow} x {oh} pixels ({answer_frames} frame(s)); scaling up stops at {MAX_UPSCALED_PIXELS} pixels an answer"
+            )));
+        }
         img = img.resize(ow, oh);
     }
     Ok(img.flip(flip_h, flip_v))
@@ -246,4 +259,23 @@ fn color(info: &ImageInfo, pi: &str, samples: &[i64]) -> Result<Vec<u8>, DicomEr
         .chunks_exact(3)
         .flat_map(|p| convert(to8(p[0]), to8(p[1]), to8(p[2])).map(clamp))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_up_stops_at_the_pixel_budget() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pydicom/CT_small.dcm");
+        let bytes = std::fs::read(path).expect("CT_small.dcm");
+        let mut params = RenderParams::new(ImageFormat::Png);
+        params.viewport = Some(Viewport { width: Some(65535), height: Some(65535), source: None });
+        assert!(matches!(render(&bytes, 1, &params), Err(DicomError::TooLarge(_))));
+        // within the budget, and any size at or below the stored one, renders
+        params.viewport = Some(Viewport { width: Some(1024), height: Some(1024), source: None });
+        assert!(render(&bytes, 1, &params).is_ok());
+        params.viewport = Some(Viewport { width: Some(65535), height: Some(16), source: None });
+        assert!(render(&bytes, 1, &params).is_ok());
+    }
 }
