@@ -1,6 +1,7 @@
 """STOW-RS streams: a 2 GiB request (8 instances of 256 MiB, generated on the fly) is stored
-while the server's peak resident memory stays flat, and a body past max_request_bytes is
-refused with 413 and nothing stored."""
+while the server's peak resident memory stays flat, a body past max_request_bytes is
+refused with 413 and nothing stored, and parts over 64 MiB (parsed up to their Pixel Data
+only) have their names decoded in every character set as small ones."""
 import hashlib
 import io
 import shutil
@@ -147,3 +148,44 @@ def test_a_body_past_the_limit_is_refused_and_nothing_is_stored(tmp_path, monkey
         assert requests.get(f"{s.url}/health").status_code == 200
     finally:
         s.kill()
+
+
+def test_large_objects_in_other_character_sets_are_indexed_as_pydicom_reads_them(big_server):
+    """A part over 64 MiB is parsed up to its Pixel Data only, as it streams; its names are
+    decoded with the same character sets (ISO 2022 code extensions, GB18030) as a small
+    object's: QIDO and metadata give the groups pydicom reads from the file."""
+    s = big_server
+    pixels = 65 * MiB  # past the whole-parse limit of 64 MiB
+    names = ["chrH31.dcm", "chrH32.dcm", "chrI2.dcm", "chrX2.dcm"]  # Japanese, Korean ISO 2022; GB18030
+    files = {}
+
+    def body():
+        for name in names:
+            data = (FIXTURES / "pydicom-charsets" / name).read_bytes()
+            ds = pydicom.dcmread(io.BytesIO(data))
+            # Pixel Data is the last element: keep every byte before it, then a larger one
+            cut = len(data) - len(ds.PixelData) - 12
+            assert data[cut : cut + 6] == b"\xe0\x7f\x10\x00OB", name
+            files[name] = ds
+            yield f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data[:cut]
+            yield b"\xe0\x7f\x10\x00OB\x00\x00" + pixels.to_bytes(4, "little")
+            for i in range(pixels // MiB):
+                yield block(i)
+            yield b"\r\n"
+        yield f"--{BOUNDARY}--\r\n".encode()
+
+    ct = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
+    r = requests.post(f"{s.base}/studies", data=body(), headers={"Content-Type": ct}, timeout=600)
+    assert r.status_code == 200, r.text
+    for name, ds in files.items():
+        groups = dict(zip(["Alphabetic", "Ideographic", "Phonetic"], [str(g) for g in ds.PatientName.components]))
+        want = [{k: v for k, v in groups.items() if v}]
+        (found,) = requests.get(f"{s.base}/instances", params={"SOPInstanceUID": ds.SOPInstanceUID, "includefield": "all"}).json()
+        assert found["00100010"]["Value"] == want, name
+        url = f"{s.base}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
+        (meta,) = requests.get(f"{url}/metadata").json()
+        assert meta["00100010"]["Value"] == want, name
+        assert meta["7FE00010"]["BulkDataURI"].endswith("/bulkdata/7FE00010")
+    # found by the ideographic group too
+    (h31,) = requests.get(f"{s.base}/studies", params={"PatientName": "山田^太郎", "PatientID": files["chrH31.dcm"].PatientID}).json()
+    assert h31["0020000D"]["Value"] == [files["chrH31.dcm"].StudyInstanceUID]

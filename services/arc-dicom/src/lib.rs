@@ -15,6 +15,7 @@ mod multipart_stream;
 mod parse;
 pub mod pixels;
 mod read;
+mod read_header;
 mod text;
 pub mod ts;
 mod values;

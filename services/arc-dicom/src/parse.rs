@@ -66,15 +66,15 @@ pub const MAX_HEADER_BYTES: u64 = 64 << 20;
 
 /// Parses only the header of a large Part 10 object read from `reader` (`len` bytes in
 /// all): every attribute before the top-level Pixel Data, which is never read, so a
-/// 2 GB object costs its header's memory. Pixel Data is listed in the JSON header as bulk
-/// data when the object goes on past the header. Unlike [`parse_instance`], the rest of
-/// the object is not checked for truncation, and a data set whose VR encoding contradicts
-/// its declared transfer syntax is not tolerated.
+/// 2 GB object costs its header's memory. Text is decoded exactly as by
+/// [`parse_instance`]. Pixel Data is listed in the JSON header as bulk data when the
+/// object goes on past the header. Unlike [`parse_instance`], the rest of the object is
+/// not checked for truncation.
 ///
 /// Pixel Data is assumed present when the object goes on past the attributes read, or
 /// has an image pixel module (Rows).
 pub fn parse_instance_header<R: std::io::Read>(reader: R, len: u64) -> Result<ParsedInstance, DicomError> {
-    let (meta, file, consumed) = crate::read::open_header(reader, MAX_HEADER_BYTES)?;
+    let (meta, file, consumed) = crate::read_header::open_header(reader, len, MAX_HEADER_BYTES)?;
     let obj: &InMemDicomObject = &file;
     let charset = crate::text::declared_sets(obj).unwrap_or_default();
     let attrs = extract(obj, INDEXED, &charset);

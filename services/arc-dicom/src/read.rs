@@ -1,5 +1,6 @@
 //! Reading a Part 10 byte buffer: locating and normalising the File Meta Information
-//! (PS3.10 7.1), then decoding the whole data set with dicom-rs.
+//! (PS3.10 7.1), then decoding the whole data set with dicom-rs, text kept raw for
+//! `crate::text` (the header of a large object read from a stream: `read_header`).
 
 use crate::error::DicomError;
 use dicom_core::header::{DataElementHeader, SequenceItemHeader};
@@ -200,55 +201,12 @@ pub(crate) fn open_raw(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), D
     Ok((meta, obj.with_exact_meta(table)))
 }
 
-/// Counts the bytes a reader hands out.
-struct Counting<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-/// Decodes the meta group and the data set up to (not including) the top-level Pixel Data
-/// from a reader, reading at most `limit` bytes: a header that does not end within them
-/// fails. Returns the meta information, the object, and how many bytes of the source were
-/// consumed (read-ahead included; less than the source's length when Pixel Data follows).
-pub(crate) fn open_header<R: Read>(mut reader: R, limit: u64) -> Result<(MetaInfo, DefaultDicomObject, u64), DicomError> {
-    // the meta group is small: find it in the first 64 KiB
-    let mut head = Vec::with_capacity(64 * 1024);
-    (&mut reader).take(64 * 1024).read_to_end(&mut head).map_err(DicomError::unreadable)?;
-    let meta = locate_meta(&head)?;
-    TransferSyntaxRegistry.get(&meta.transfer_syntax).ok_or_else(|| {
-        DicomError::unreadable_msg(format!("unknown transfer syntax {}", meta.transfer_syntax))
-    })?;
-    let rest = std::io::Cursor::new(head[meta.dataset_start..].to_vec()).chain(reader);
-    let mut counting = Counting { inner: rest.take(limit), count: meta.dataset_start as u64 };
-    let source = std::io::Cursor::new(meta.normalized.clone()).chain(&mut counting);
-    let file = dicom_object::OpenFileOptions::new()
-        .read_preamble(dicom_object::file::ReadPreamble::Never)
-        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
-        .from_reader(source)
-        .map_err(DicomError::unreadable)?;
-    if counting.count >= limit {
-        return Err(DicomError::unreadable_msg(format!(
-            "the attributes before Pixel Data exceed {} MiB",
-            limit >> 20
-        )));
-    }
-    let consumed = counting.count;
-    Ok((meta, file, consumed))
-}
-
 /// The encoding the data set really uses. Some writers declare an explicit VR transfer
 /// syntax but encode the data set in Implicit VR Little Endian, or the reverse (seen in
 /// the wild, e.g. pydicom's SC_rgb_jpeg.dcm); like dcmtk and pydicom, look at the first
 /// element header: explicit VR has two upper-case letters at bytes 4..6 (PS3.5 7.1.2).
-fn actual_encoding<'a>(encoded: &[u8], ts: &'a TransferSyntax) -> &'a TransferSyntax {
+/// `encoded` is the start of the data set, `total` its whole length.
+pub(crate) fn actual_encoding<'a>(encoded: &[u8], total: u64, ts: &'a TransferSyntax) -> &'a TransferSyntax {
     let Some(head) = encoded.get(..8) else {
         return ts;
     };
@@ -260,7 +218,7 @@ fn actual_encoding<'a>(encoded: &[u8], ts: &'a TransferSyntax) -> &'a TransferSy
     } else if declared_implicit && looks_explicit {
         // an implicit length this large cannot be right: read it as explicit VR
         let implicit_len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        if (implicit_len as usize) < encoded.len() - 8 {
+        if u64::from(implicit_len) < total - 8 {
             return ts;
         }
         crate::ts::EXPLICIT_VR_LE
@@ -273,20 +231,8 @@ fn actual_encoding<'a>(encoded: &[u8], ts: &'a TransferSyntax) -> &'a TransferSy
 /// Decodes a whole data set in the byte order and VR encoding of `ts`, and checks that
 /// every byte was consumed.
 fn decode_dataset(encoded: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, DicomError> {
-    let ts = actual_encoding(encoded, ts);
-    let decoder = DynStatefulDecoder::new_with_override(
-        encoded,
-        ts,
-        SpecificCharacterSet::default(),
-        CharacterSetOverride::default(),
-        0,
-    )
-    .map_err(DicomError::unreadable)?;
-    let mut guarded = Guarded {
-        inner: decoder,
-        limit: encoded.len() as u64,
-        overrun: None,
-    };
+    let ts = actual_encoding(encoded, encoded.len() as u64, ts);
+    let mut guarded = Guarded::new(encoded, ts, encoded.len() as u64)?;
     let result = InMemDicomObject::read_dataset(&mut guarded);
     if let Some(reason) = guarded.overrun.take() {
         return Err(DicomError::unreadable_msg(reason));
@@ -304,11 +250,29 @@ fn decode_dataset(encoded: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObjec
 
 /// A stateful decoder that refuses any value longer than what is left of the input
 /// before dicom-rs allocates a buffer for it: a 4 GiB length in a 1 kB file must fail
-/// at once, not reserve 4 GiB.
-struct Guarded<D> {
+/// at once, not reserve 4 GiB. It also keeps the values of text VRs that depend on the
+/// character set raw, for `text::decode_text`: every reader of data sets goes through it.
+pub(crate) struct Guarded<D> {
     inner: D,
     limit: u64,
-    overrun: Option<String>,
+    /// Why a value was refused, once one was.
+    pub(crate) overrun: Option<String>,
+}
+
+impl<S: Read> Guarded<DynStatefulDecoder<S>> {
+    /// A guarded decoder of a data set of `limit` bytes read from `source` in the byte
+    /// order and VR encoding of `ts`.
+    pub(crate) fn new(source: S, ts: &TransferSyntax, limit: u64) -> Result<Self, DicomError> {
+        let inner = DynStatefulDecoder::new_with_override(
+            source,
+            ts,
+            SpecificCharacterSet::default(),
+            CharacterSetOverride::default(),
+            0,
+        )
+        .map_err(DicomError::unreadable)?;
+        Ok(Guarded { inner, limit, overrun: None })
+    }
 }
 
 impl<D: StatefulDecode> Guarded<D> {

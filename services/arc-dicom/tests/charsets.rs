@@ -4,6 +4,7 @@
 //! the same files (`str(ds.PatientName)`, `ds.OperatorsName`, …).
 
 use arc_dicom::{header_json, parse_instance};
+use std::io::Read;
 use serde_json::json;
 
 fn charset_file(name: &str) -> Vec<u8> {
@@ -100,4 +101,94 @@ fn raw_conversion_keeps_the_stored_text_bytes() {
     let converted = arc_dicom::to_explicit_vr_le(&bytes).unwrap();
     let needle = b"Yamada^Tarou=\x1b$B;3ED\x1b(B";
     assert!(converted.windows(needle.len()).any(|w| w == needle));
+}
+
+/// The top-level elements of an Explicit VR Little Endian Part 10 file: (offset, end, tag)
+/// of each, and where the data set starts. Defined lengths only (as in these fixtures).
+fn top_level(bytes: &[u8]) -> (usize, Vec<(usize, usize, u32)>) {
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]) as usize;
+    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+    assert_eq!(&bytes[128..132], b"DICM");
+    // (0002,0000) UL gives the length of the rest of the meta group
+    let start = 132 + 12 + u32_at(140);
+    let mut out = Vec::new();
+    let mut pos = start;
+    while pos < bytes.len() {
+        let tag = (u16_at(pos) as u32) << 16 | u16_at(pos + 2) as u32;
+        let long = matches!(&bytes[pos + 4..pos + 6], b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV");
+        let (head, len) = if long { (12, u32_at(pos + 8)) } else { (8, u16_at(pos + 6)) };
+        assert_ne!(len, u32::MAX as usize, "undefined length in a fixture");
+        out.push((pos, pos + head + len, tag));
+        pos += head + len;
+    }
+    (start, out)
+}
+
+/// An Explicit VR Little Endian element with a short header.
+fn element(tag: u32, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut value = value.to_vec();
+    if value.len() % 2 == 1 {
+        value.push(0);
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&((tag >> 16) as u16).to_le_bytes());
+    out.extend_from_slice(&(tag as u16).to_le_bytes());
+    out.extend_from_slice(vr);
+    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    out.extend_from_slice(&value);
+    out
+}
+
+/// A charset file with the UIDs `parse_instance` needs (chrSQEncoding* have none), its text
+/// bytes untouched.
+fn with_uids(name: &str) -> Vec<u8> {
+    let bytes = charset_file(name);
+    let (start, elements) = top_level(&bytes);
+    let uids: [(u32, String); 4] = [
+        (0x0008_0016, "1.2.840.10008.5.1.4.1.1.7".into()),
+        (0x0008_0018, format!("2.25.{}", 1000 + name.len())),
+        (0x0020_000D, "2.25.1001".into()),
+        (0x0020_000E, "2.25.1002".into()),
+    ];
+    let mut out = bytes[..start].to_vec();
+    let mut missing: Vec<&(u32, String)> = uids.iter().filter(|(t, _)| !elements.iter().any(|e| e.2 == *t)).collect();
+    for (from, to, tag) in &elements {
+        while missing.first().is_some_and(|(t, _)| t < tag) {
+            let (t, v) = missing.remove(0);
+            out.extend(element(*t, b"UI", v.as_bytes()));
+        }
+        out.extend_from_slice(&bytes[*from..*to]);
+    }
+    for (t, v) in missing {
+        out.extend(element(*t, b"UI", v.as_bytes()));
+    }
+    out
+}
+
+#[test]
+fn large_objects_decode_text_like_small_ones() {
+    // Streaming STOW parses parts over 64 MiB with parse_instance_header, which reads up to
+    // the Pixel Data only: each charset file with 96 MiB of Pixel Data (zeros streamed, never
+    // held) must give the index attributes and JSON header of the whole-object parse.
+    const PIXELS: u32 = 96 << 20;
+    let mut files: Vec<&str> = NAMES.iter().map(|(f, _)| *f).collect();
+    files.extend(["chrSQEncoding.dcm", "chrSQEncoding1.dcm"]);
+    for file in files {
+        let small = with_uids(file);
+        let full = parse_instance(&small).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let (_, elements) = top_level(&small);
+        let cut = elements.iter().find(|e| e.2 >= 0x7FE0_0010).map_or(small.len(), |e| e.0);
+        let mut head = small[..cut].to_vec();
+        head.extend_from_slice(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0]);
+        head.extend_from_slice(&PIXELS.to_le_bytes());
+        let len = head.len() as u64 + u64::from(PIXELS);
+        let big = std::io::Cursor::new(head).chain(std::io::repeat(0).take(u64::from(PIXELS)));
+        let large = arc_dicom::parse_instance_header(big, len).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(large.attrs, full.attrs, "{file}");
+        let (h, f) = (large.header_json.as_object().unwrap(), full.header_json.as_object().unwrap());
+        for (k, v) in f.iter().filter(|(k, _)| k.as_str() < "7FE00010") {
+            assert_eq!(h.get(k), Some(v), "{file} {k}");
+        }
+        assert!(h.contains_key("7FE00010"), "{file}");
+    }
 }
