@@ -92,7 +92,7 @@ struct Taps {
 fn taps(o: usize, factor: usize, n: usize) -> Taps {
     let i = (o / factor).min(n - 1);
     if factor == 2 {
-        let far = if o % 2 == 0 {
+        let far = if o.is_multiple_of(2) {
             i.saturating_sub(1)
         } else {
             (i + 1).min(n - 1)

@@ -53,15 +53,8 @@ fn twelve_bit_stream_with_restart_intervals() {
     for restart in [0, 1, 7, 8, 9, 100, blocks - 1, blocks, blocks + 5] {
         let stream = encode(&c, &layout(0xC1, vec![vec![0]], restart));
         let rst: usize = (0xD0..=0xD7).map(|m| markers(&stream, m)).sum();
-        assert_eq!(
-            rst,
-            if restart == 0 {
-                0
-            } else {
-                (blocks - 1) / restart
-            },
-            "restart {restart}"
-        );
+        let want_rst = (blocks - 1).checked_div(restart).unwrap_or(0);
+        assert_eq!(rst, want_rst, "restart {restart}");
         assert_eq!(samples(&stream), want, "restart interval {restart}");
     }
     // 16-bit quantization tables (DQT Pq = 1)
