@@ -19,6 +19,7 @@ use colour::Plane;
 use markers::Frame;
 use scan::{BlockSink, ScanTables};
 
+/// A stream this decoder cannot read, with the reason.
 pub(crate) fn bad(reason: String) -> DicomError {
     DicomError::Decode(format!("JPEG: {reason}"))
 }
@@ -176,7 +177,8 @@ pub(crate) fn walk(
             0xDB => markers::quant_tables(body, &mut quant)?,
             0xDD => restart_interval = markers::restart_interval(body)?,
             0xE0..=0xEF if frame.is_none() || !scanned.iter().any(|&s| s) => {
-                declared = markers::colour_transform(marker, body).or(declared);
+                // the first JFIF or Adobe segment decides, as for 8-bit streams
+                declared = declared.or(markers::colour_transform(marker, body));
             }
             0xDA => {
                 let f = frame
