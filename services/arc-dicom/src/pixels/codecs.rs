@@ -1,7 +1,7 @@
 //! Decoders arcstream drives itself rather than through dicom-pixeldata: RLE Lossless
 //! for every Bits Allocated (PS3.5 Annex G; dicom-rs stops at 16), and the JPEG family
-//! with the colour transform chosen from the Photometric Interpretation (PS3.5 8.2.1:
-//! `RGB` means the samples were compressed without one, whatever the JPEG markers say).
+//! (`jpeg-decoder`, and `super::jpeg` for 12-bit DCT) with the colour transform chosen
+//! from the stream's markers, else from the Photometric Interpretation.
 
 use super::ImageInfo;
 use crate::error::DicomError;
@@ -86,10 +86,17 @@ fn declared_transform(frame: &[u8]) -> Option<bool> {
     None
 }
 
-/// One JPEG frame (baseline, extended 8-bit, lossless) to native bytes: 8-bit samples as
-/// they are, up to 16-bit ones little endian. The colour transform is the stream's
-/// (JFIF, Adobe); without one, `RGB` objects are taken as coded, as pydicom does.
-pub(crate) fn decode_jpeg(frame: &[u8], colour: bool, rgb: bool) -> Result<Vec<u8>, DicomError> {
+/// One JPEG frame to native bytes: 8-bit samples as they are, up to 16-bit ones little
+/// endian. 12-bit DCT frames (process 4) go to the decoder of `super::jpeg`, everything
+/// else (baseline, extended 8-bit, progressive, lossless) to `jpeg-decoder`. The colour
+/// transform is the stream's (JFIF, Adobe); without one, `RGB` objects are taken as coded,
+/// as pydicom does.
+pub(crate) fn decode_jpeg(frame: &[u8], info: &ImageInfo) -> Result<Vec<u8>, DicomError> {
+    let colour = info.samples_per_pixel == 3;
+    let rgb = info.photometric == "RGB";
+    if matches!(super::jpeg::frame_type(frame), Some((marker, 12)) if marker != 0xC3) {
+        return decode_dct(frame, info, colour, rgb);
+    }
     let mut decoder = jpeg_decoder::Decoder::new(frame);
     if colour && !declared_transform(frame).unwrap_or(!rgb) {
         // `RGB` interleaves the components as coded (`None` would leave them planar)
@@ -102,6 +109,19 @@ pub(crate) fn decode_jpeg(frame: &[u8], colour: bool, rgb: bool) -> Result<Vec<u
         return Ok(data.chunks_exact(2).flat_map(|c| [c[1], c[0]]).collect());
     }
     Ok(data)
+}
+
+/// A sequential DCT frame through arcstream's own decoder, to Bits Allocated wide samples.
+fn decode_dct(frame: &[u8], info: &ImageInfo, colour: bool, rgb: bool) -> Result<Vec<u8>, DicomError> {
+    let expect = (usize::from(info.columns), usize::from(info.rows), usize::from(info.samples_per_pixel));
+    let decoded = super::jpeg::decode(frame, Some(expect))?;
+    let samples = decoded.samples(colour && decoded.declared_transform().unwrap_or(!rgb));
+    let precision = decoded.geometry().3;
+    match info.bits_allocated {
+        8 if precision <= 8 => Ok(samples.iter().map(|&v| v as u8).collect()),
+        16 => Ok(samples.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ba => Err(DicomError::Decode(format!("JPEG: {precision}-bit samples with Bits Allocated {ba}"))),
+    }
 }
 
 #[cfg(test)]

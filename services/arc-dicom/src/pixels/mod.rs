@@ -1,11 +1,13 @@
 //! Pixel data: what an image is made of (PS3.3 C.7.6.3 Image Pixel Module), decoding
-//! compressed frames (dicom-pixeldata codecs), transcoding to a native transfer syntax,
+//! compressed frames (dicom-pixeldata codecs, and arcstream's own RLE and 12-bit JPEG
+//! decoders), transcoding to a native transfer syntax,
 //! single frames for WADO-RS `frames`, and rendering to JPEG, PNG and GIF.
 
 mod attrs;
 mod codecs;
 mod encode;
 mod frames;
+mod jpeg;
 mod render;
 mod samples;
 mod scale;

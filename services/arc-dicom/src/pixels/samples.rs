@@ -55,7 +55,7 @@ pub(crate) fn decode_frame_native(
         if ts == crate::ts::RLE_LOSSLESS {
             codecs::decode_rle(frame, info)?
         } else {
-            codecs::decode_jpeg(frame, info.samples_per_pixel == 3, info.photometric == "RGB")?
+            codecs::decode_jpeg(frame, info)?
         }
     } else {
         file.decode_pixel_data_frame(index)
