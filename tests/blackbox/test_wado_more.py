@@ -12,7 +12,9 @@ import requests
 
 from conftest import FIXTURES, Server, parse_multipart, stow
 
-FILES = ["CT_small.dcm", "MR_small.dcm", "JPEG-lossy.dcm", "SC_rgb_rle.dcm"]
+FILES = ["CT_small.dcm", "MR_small.dcm", "JPGExtended.dcm", "SC_rgb_rle.dcm"]
+# A JPEG 2000 object made here whose frames are not JPEG 2000: nothing can decode them.
+BROKEN = "broken_j2k"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 ORIGIN = {"Origin": "http://viewer.example"}
 
@@ -27,15 +29,30 @@ def read(data):
 def held(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("wado") / "data").start()
     files = {name: (FIXTURES / "pydicom" / name).read_bytes() for name in FILES}
+    files[BROKEN] = broken_j2k()
     r = stow(s.base, list(files.values()))
     assert r.status_code == 200, r.text
     yield s, {name: (data, read(data)) for name, data in files.items()}
     s.kill()
 
 
+def broken_j2k():
+    """emri_small_jpeg_2k_lossless.dcm with every frame replaced by bytes that are no JPEG 2000
+    codestream, under new UIDs: a well-formed object whose pixels cannot be decoded."""
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import generate_uid
+    ds = read(FIXTURES / "pixels" / "emri_small_jpeg_2k_lossless.dcm")
+    ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(60) for _ in range(int(ds.NumberOfFrames))])
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
 def undecodable(ds):
-    """What arcstream has no decoder for: 12-bit JPEG (process 4, docs/conformance.md)."""
-    return ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.51" and ds.BitsStored > 8
+    """The BROKEN object: its frames are not JPEG 2000 codestreams."""
+    return ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.90" and len(ds.PixelData) < 1000
 
 
 def url(s, ds, level="instance"):
@@ -130,7 +147,8 @@ def test_metadata_includefield_excludeprivate_and_xml(held):
 def test_bulkdata_at_every_level(held):
     s, files = held
     _, ct = files["CT_small.dcm"]
-    _, jpeg = files["JPEG-lossy.dcm"]
+    _, jpeg = files["JPGExtended.dcm"]
+    _, broken = files[BROKEN]
     r = requests.get(url(s, ct) + "/bulkdata")
     assert r.status_code == 200
     parts = parse_multipart(r)
@@ -157,8 +175,15 @@ def test_bulkdata_at_every_level(held):
         assert r.status_code == 200, r.text
         (pixels,) = [b for h, b in parse_multipart(r) if h["content-location"].endswith("/bulkdata/7FE00010")]
         assert pixels == rle.pixel_array.tobytes()
+    # 12-bit JPEG extended too (arcstream's own decoder), within 1 of libjpeg's samples
     r = requests.get(url(s, jpeg) + "/bulkdata/7FE00010", headers=octet)
-    assert undecodable(jpeg) and r.status_code == 406 and 'type="image/jpeg"' in r.text, r.text
+    assert r.status_code == 200, r.text
+    (pixels,) = [b for h, b in parse_multipart(r) if h["content-location"].endswith("/bulkdata/7FE00010")]
+    import numpy as np
+    got = np.frombuffer(pixels, dtype="<u2").astype(int)
+    assert np.abs(got - jpeg.pixel_array.astype(int).ravel()).max() <= 1
+    r = requests.get(url(s, broken) + "/bulkdata/7FE00010", headers=octet)
+    assert undecodable(broken) and r.status_code == 406 and 'type="image/jp2"' in r.text, r.text
 
 
 def test_zip_as_stored_and_uncompressed(held):
@@ -176,7 +201,7 @@ def test_zip_as_stored_and_uncompressed(held):
         data, _ = by_sop[n.split("/")[2][:-4]]
         assert z.read(n) == data
     # uncompressed: Explicit VR Little Endian, compressed instances decompressed; one that
-    # cannot be decoded (12-bit JPEG, docs/conformance.md) answers 406 naming transfer-syntax=*
+    # cannot be decoded (a cut-short bitstream) answers 406 naming transfer-syntax=*
     for d_data, d in files.values():
         r = requests.get(url(s, d, "series"), headers={"Accept": f"application/zip; transfer-syntax={EXPLICIT_LE}"})
         if undecodable(d):
@@ -187,4 +212,7 @@ def test_zip_as_stored_and_uncompressed(held):
         (name,) = z.namelist()
         got = read(z.read(name))
         assert got.file_meta.TransferSyntaxUID == EXPLICIT_LE
-        assert got.pixel_array.tolist() == d.pixel_array.tolist()
+        # lossless decoders agree exactly; lossy JPEG within 1 of libjpeg's samples
+        tolerance = 1 if d.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.51" else 0
+        diff = got.pixel_array.astype(int) - d.pixel_array.astype(int)
+        assert abs(diff).max() <= tolerance
