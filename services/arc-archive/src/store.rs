@@ -176,17 +176,23 @@ impl Archive {
         };
         let unavailable = |e: arc_objstore::StoreError| ArchiveError::Unavailable(e.to_string());
         let key = blob_key(&event.sha256);
-        match &part.content {
-            PartContent::Memory(b) => put_absent(&*self.store, &key, b.clone()).await.map_err(unavailable)?,
-            PartContent::File(path) => {
-                if !self.store.put_file_if_absent(&key, path).await.map_err(unavailable)?
-                    && self.store.head(&key).await.map_err(unavailable)? != Some(part.size)
-                {
-                    self.store.put_file(&key, path).await.map_err(unavailable)?;
+        let blob = async {
+            match &part.content {
+                PartContent::Memory(b) => put_absent(&*self.store, &key, b.clone()).await,
+                PartContent::File(path) => {
+                    if !self.store.put_file_if_absent(&key, path).await?
+                        && self.store.head(&key).await? != Some(part.size)
+                    {
+                        self.store.put_file(&key, path).await?;
+                    }
+                    Ok(())
                 }
             }
-        }
-        put_absent(&*self.store, &meta_key(&event.meta_sha256), Bytes::from(meta)).await.map_err(unavailable)?;
+        };
+        // the blob and its header blob are independent: write (and sync) them together
+        let mkey = meta_key(&event.meta_sha256);
+        let meta = put_absent(&*self.store, &mkey, Bytes::from(meta));
+        tokio::try_join!(blob, meta).map_err(unavailable)?;
         Ok(Ok(Prepared { event }))
     }
 

@@ -9,6 +9,7 @@
 //! parsed and written to the object store as soon as it has arrived; events are appended once
 //! the body is complete, so a request cut short or malformed stores nothing.
 
+use std::sync::Arc;
 use crate::accept::{self, Structured};
 use crate::{check_aet, stow_json, urls, ApiError, AppState, SEQUENCE};
 use arc_archive::{spool_body, PartOutcome, PartResult, SpoolError, SpooledPart, StoreContext, CANNOT_UNDERSTAND};
@@ -146,16 +147,30 @@ async fn handle(
     let archive = state.archive.clone();
     let c = ctx.clone();
     let consume = async move {
-        let mut outcomes: Vec<PartOutcome> = Vec::new();
+        // Parts are prepared concurrently (parsing on blocking threads, blob writes and their
+        // syncs overlapping), at most PREPARE_AHEAD at once; outcomes keep the part order.
+        let permits = Arc::new(tokio::sync::Semaphore::new(PREPARE_AHEAD));
+        let mut tasks = Vec::new();
         let mut held: Vec<SpooledPart> = Vec::new();
         while let Some(part) = part_rx.recv().await {
             match kind {
                 Kind::JsonBulk => held.push(part),
-                Kind::Dicom => outcomes.push(match dicom_part_error(&part) {
-                    Some(failed) => Err(failed),
-                    None => archive.prepare(part, &c).await?,
-                }),
+                Kind::Dicom => {
+                    let permit = permits.clone().acquire_owned().await.expect("semaphore never closed");
+                    let (archive, c) = (archive.clone(), c.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let _permit = permit;
+                        match dicom_part_error(&part) {
+                            Some(failed) => Ok(Err(failed)),
+                            None => archive.prepare(part, &c).await,
+                        }
+                    }));
+                }
             }
+        }
+        let mut outcomes: Vec<PartOutcome> = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            outcomes.push(task.await.map_err(|e| ApiError::Internal(format!("store task failed: {e}")))??);
         }
         Ok::<_, ApiError>((outcomes, held))
     };
@@ -178,6 +193,9 @@ async fn handle(
     let report = state.archive.commit(outcomes, actor).await?;
     Ok(answer(report, &urls::rs_base(&headers, &uri), format))
 }
+
+/// Parts of one request prepared at the same time.
+const PREPARE_AHEAD: usize = 8;
 
 /// A part of a Part 10 request that is not `application/dicom` fails alone (PS3.18 10.5.3).
 fn dicom_part_error(part: &SpooledPart) -> Option<PartResult> {
