@@ -74,13 +74,46 @@ impl Retrieve {
 
     /// The stored header of an instance as DICOM JSON (bulk data as relative BulkDataURIs).
     pub async fn header(&self, sop: &str, rec: &InstanceRec) -> Result<serde_json::Value, RetrieveError> {
+        self.header_with(sop, rec, |h| h).await
+    }
+
+    /// The stored header of an instance, handed to `then` on the blocking thread that decoded
+    /// it: what a caller does with a header (merge, filter, serialise, drop) is CPU work too,
+    /// and a 1,000-instance series is 1,000 of them.
+    pub async fn header_with<T: Send + 'static>(
+        &self,
+        sop: &str,
+        rec: &InstanceRec,
+        then: impl FnOnce(serde_json::Value) -> T + Send + 'static,
+    ) -> Result<T, RetrieveError> {
         let packed = self.store.get(&meta_key(&rec.meta_sha256)).await?;
         let sop = sop.to_string();
         tokio::task::spawn_blocking(move || {
-            let json = zstd::bulk::decompress(&packed, 1 << 30).map_err(|e| RetrieveError::BadHeader(sop.clone(), e.to_string()))?;
-            serde_json::from_slice(&json).map_err(|e| RetrieveError::BadHeader(sop, e.to_string()))
+            let json = decompress(&packed).map_err(|e| RetrieveError::BadHeader(sop.clone(), e.to_string()))?;
+            let header = serde_json::from_slice(&json).map_err(|e| RetrieveError::BadHeader(sop, e.to_string()))?;
+            Ok(then(header))
         })
         .await
         .map_err(|e| RetrieveError::BadHeader(String::new(), e.to_string()))?
     }
+}
+
+thread_local! {
+    /// One zstd context per blocking thread: creating one costs more than decompressing a
+    /// typical header.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Decompresses a header blob (at most 1 GiB, as before).
+fn decompress(packed: &[u8]) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match slot.as_mut() {
+            Some(d) => d.decompress(packed, 1 << 30),
+            None => zstd::bulk::decompress(packed, 1 << 30),
+        }
+    })
 }

@@ -9,6 +9,7 @@ use crate::{check_aet, conditional, urls, ApiError, AppState};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -101,6 +102,9 @@ impl Filter {
 
 type Q = RawQuery;
 
+/// Instance headers a metadata answer decodes at the same time.
+const METADATA_AHEAD: usize = 4;
+
 /// GET /studies/{study}/metadata
 pub(crate) async fn study_metadata(
     State(s): State<AppState>,
@@ -162,30 +166,53 @@ async fn metadata(
         return Ok(r);
     }
     let base = urls::rs_base(&headers, &uri);
-    let mut out = Vec::with_capacity(selected.len());
-    for (sop, rec) in selected {
-        let mut header = retrieve.header(&sop, &rec).await?;
-        arc_dicom::merge_json(&mut header, &rec.overrides());
-        filter.apply(&mut header);
+    // Each header is decoded, merged, filtered and serialised on a blocking thread, up to
+    // METADATA_AHEAD at a time, in storage order: a large series is CPU work, not waiting.
+    let out: Vec<Vec<u8>> = futures::stream::iter(selected.into_iter().map(|(sop, rec)| {
+        let (retrieve, filter) = (retrieve.clone(), filter.clone());
         let instance_url =
             urls::retrieve_url(&base, &rec.study_uid, Some(&rec.series_uid), Some(&sop));
-        absolutize(&mut header, &instance_url);
-        out.push(header);
-    }
+        async move {
+            let overrides = rec.overrides();
+            let one = retrieve
+                .header_with(&sop, &rec, move |mut header| {
+                    arc_dicom::merge_json(&mut header, &overrides);
+                    filter.apply(&mut header);
+                    absolutize(&mut header, &instance_url);
+                    match format {
+                        Structured::Json => serde_json::to_vec(&header).map_err(|e| e.to_string()),
+                        Structured::Xml => Ok(arc_dicom::json_to_native_xml(&header).into_bytes()),
+                    }
+                })
+                .await?;
+            one.map_err(ApiError::Internal)
+        }
+    }))
+    .buffered(METADATA_AHEAD)
+    .try_collect()
+    .await?;
     let mut resp = match format {
-        Structured::Json => (
-            [(header::CONTENT_TYPE, "application/dicom+json".to_string())],
-            Value::Array(out).to_string(),
-        )
-            .into_response(),
+        Structured::Json => {
+            // the compact JSON array of the headers, as serde_json writes one
+            let mut body = Vec::with_capacity(out.iter().map(|h| h.len() + 1).sum::<usize>() + 2);
+            body.push(b'[');
+            for (i, h) in out.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(h);
+            }
+            body.push(b']');
+            (
+                [(header::CONTENT_TYPE, "application/dicom+json".to_string())],
+                body,
+            )
+                .into_response()
+        }
         Structured::Xml => {
             let mut w = arc_dicom::MultipartWriter::new("application/dicom+xml");
-            for h in &out {
-                w.part(
-                    "application/dicom+xml",
-                    &[],
-                    arc_dicom::json_to_native_xml(h).into_bytes(),
-                );
+            for h in out {
+                w.part("application/dicom+xml", &[], h);
             }
             let ct = w.content_type();
             ([(header::CONTENT_TYPE, ct)], w.finish()).into_response()

@@ -6,11 +6,14 @@
 //! measures each in turn with the same workload: STOW-RS throughput at several concurrencies,
 //! QIDO-RS latency over a few query shapes, WADO-RS throughput retrieving whole studies, peak
 //! memory, disk use, and (arcstream only) `reindex` speed. It prints a markdown table.
+//! `--groups` adds the DICOMweb groups (`bench::dicomweb`): metadata of a large series, frames
+//! and rendered images.
 //!
 //! It is a command, not a test: nothing here asserts on timings. Errors a server returns are
 //! counted and reported, not fatal, because how a server misbehaves under load is a result.
 
 mod corpus;
+mod dicomweb;
 mod measure;
 mod report;
 mod servers;
@@ -49,6 +52,8 @@ pub(crate) struct BenchArgs {
     /// Keep the servers' temporary folders (data and logs) and print where they are.
     #[arg(long)]
     keep: bool,
+    #[command(flatten)]
+    dicomweb: dicomweb::DicomwebArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,8 +84,10 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         "bench: templates {}",
         templates.iter().map(|t| format!("{} ({} B)", t.name, t.size)).collect::<Vec<_>>().join(", ")
     );
+    let selected = args.dicomweb.selected();
     let started = Instant::now();
-    let workload = corpus::generate(&templates, args.instances, PER_SERIES, SERIES_PER_STUDY)?;
+    let core_instances = if selected.core { args.instances } else { 0 };
+    let workload = corpus::generate(&templates, core_instances, PER_SERIES, SERIES_PER_STUDY)?;
     eprintln!(
         "bench: generated {} instances ({:.1} MB) in {} studies, {} series, {} patients in {:.1} s",
         workload.instances(),
@@ -90,7 +97,16 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         workload.studies.len(),
         started.elapsed().as_secs_f64()
     );
-    let plan = measure::Plan::new(&workload, &levels, args.queries);
+    let plan = selected.core.then(|| measure::Plan::new(&workload, &levels, args.queries));
+    let started = Instant::now();
+    let dw = dicomweb::Plan::new(&args.dicomweb, &args.corpus, &templates)?;
+    if selected.any_dicomweb() {
+        eprintln!(
+            "bench: DICOMweb groups: generated {} instances in {:.1} s",
+            dw.instances(),
+            started.elapsed().as_secs_f64()
+        );
+    }
 
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -104,13 +120,13 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
 
     // The servers are measured one after the other, each alone on the machine.
     let arc_dir = tempfile::Builder::new().prefix("arcstream-bench-arc-").tempdir()?;
-    let arc = bench_arcstream(&exe, arc_dir.path(), &client, &plan).await;
+    let arc = bench_arcstream(&exe, arc_dir.path(), &client, plan.as_ref(), &dw).await;
     results.push(report::unwrap_or_failed("arcstream", arc));
 
     let mut peer_dir = None;
     if args.peer == Peer::Orthanc {
         let dir = tempfile::Builder::new().prefix("arcstream-bench-orthanc-").tempdir()?;
-        let orthanc = bench_orthanc(dir.path(), &client, &plan).await;
+        let orthanc = bench_orthanc(dir.path(), &client, plan.as_ref(), &dw).await;
         results.push(report::unwrap_or_failed("Orthanc", orthanc));
         peer_dir = Some(dir);
     }
@@ -123,10 +139,12 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         series: workload.series_count(),
         templates: templates.iter().map(|t| format!("{} ({} B)", t.name, t.size)).collect(),
         levels: levels.clone(),
-        queries: plan.queries.len(),
+        queries: plan.as_ref().map_or(0, |p| p.queries.len()),
         release: !cfg!(debug_assertions),
         load: (load_before, report::load_average()),
         results: &results,
+        core: selected.core,
+        dicomweb_note: dicomweb::note(&dw),
     });
     println!("{md}");
     if let Some(path) = &args.markdown {
@@ -147,14 +165,15 @@ async fn bench_arcstream(
     exe: &std::path::Path,
     dir: &std::path::Path,
     client: &reqwest::Client,
-    plan: &measure::Plan,
+    plan: Option<&measure::Plan>,
+    dw: &dicomweb::Plan,
 ) -> Result<Measured> {
     let data = dir.join("data");
     let log = dir.join("serve.log");
     eprintln!("bench: starting arcstream (data {}, log {})", data.display(), log.display());
     let mut server = servers::start_arcstream(exe, &data, &log).await?;
     let mut m = Measured::new("arcstream", format!("{} ({})", env!("CARGO_PKG_VERSION"), build_kind()));
-    let outcome = measure::run_all(&mut server, client, plan, &mut m).await;
+    let outcome = run_groups(&mut server, client, plan, dw, &mut m).await;
     m.peak_rss_kib = server.vm_hwm_kib();
     m.disk_bytes = Some(servers::dir_size(&data));
     if let Err(e) = outcome {
@@ -177,11 +196,16 @@ async fn bench_arcstream(
 }
 
 /// Measures Orthanc with its DICOMweb plugin.
-async fn bench_orthanc(dir: &std::path::Path, client: &reqwest::Client, plan: &measure::Plan) -> Result<Measured> {
+async fn bench_orthanc(
+    dir: &std::path::Path,
+    client: &reqwest::Client,
+    plan: Option<&measure::Plan>,
+    dw: &dicomweb::Plan,
+) -> Result<Measured> {
     eprintln!("bench: starting Orthanc (folder {})", dir.display());
     let (mut server, version) = servers::start_orthanc(dir, client).await?;
     let mut m = Measured::new("Orthanc", version);
-    let outcome = measure::run_all(&mut server, client, plan, &mut m).await;
+    let outcome = run_groups(&mut server, client, plan, dw, &mut m).await;
     m.peak_rss_kib = server.vm_hwm_kib();
     m.disk_bytes = Some(servers::dir_size(&dir.join("storage")) + servers::dir_size(&dir.join("index")));
     if let Err(e) = outcome {
@@ -194,6 +218,20 @@ async fn bench_orthanc(dir: &std::path::Path, client: &reqwest::Client, plan: &m
         m.errors.add(format!("Orthanc did not stop cleanly: {e:#}"));
     }
     Ok(m)
+}
+
+/// The core group (when selected), then the DICOMweb groups.
+async fn run_groups(
+    server: &mut Server,
+    client: &reqwest::Client,
+    plan: Option<&measure::Plan>,
+    dw: &dicomweb::Plan,
+    m: &mut Measured,
+) -> Result<()> {
+    if let Some(plan) = plan {
+        measure::run_all(server, client, plan, m).await?;
+    }
+    dicomweb::run_all(server, client, dw, m).await
 }
 
 fn build_kind() -> &'static str {

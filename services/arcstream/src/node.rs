@@ -55,6 +55,14 @@ pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("arcstream listening on http://{addr}  (DICOMweb: http://{addr}/aets/{}/rs)", cfg.aet);
     tracing::info!(%addr, aet = %cfg.aet, log = %cfg.log_uri(), store = %cfg.store_uri(), "node started");
+    // Answers are streamed in many writes (multipart parts, chunks); with Nagle's algorithm a
+    // small write waits for the client's delayed ACK (about 40 ms on Linux) on kept-alive
+    // connections.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await?;

@@ -29,7 +29,7 @@ const FIRST_DAY: i64 = 18_262;
 pub(crate) struct Template {
     pub name: String,
     pub size: usize,
-    obj: DefaultDicomObject,
+    pub(crate) obj: DefaultDicomObject,
 }
 
 /// A generated series: its UID and its instances' bytes (whole Part 10 files).

@@ -86,6 +86,8 @@ pub(crate) struct Measured {
     pub peak_rss_kib: Option<u64>,
     pub disk_bytes: Option<u64>,
     pub reindex: Option<Reindex>,
+    /// The DICOMweb groups (metadata, frames, rendered), when run.
+    pub dicomweb: super::dicomweb::Results,
     pub errors: Errors,
 }
 
@@ -101,6 +103,7 @@ impl Measured {
             peak_rss_kib: None,
             disk_bytes: None,
             reindex: None,
+            dicomweb: Default::default(),
             errors: Errors::default(),
         }
     }
@@ -149,6 +152,19 @@ pub(crate) struct StowRequest {
     payload: usize,
 }
 
+impl StowRequest {
+    /// One request storing `files` (whole Part 10 files).
+    pub fn new(files: &[Vec<u8>]) -> StowRequest {
+        let (content_type, body) = crate::cli_store::multipart(files);
+        StowRequest {
+            content_type,
+            body: Bytes::from(body),
+            instances: files.len(),
+            payload: files.iter().map(Vec::len).sum(),
+        }
+    }
+}
+
 /// The plan every server runs.
 pub(crate) struct Plan {
     /// Per concurrency level: the requests (one per series) of its share of the studies.
@@ -170,16 +186,7 @@ impl Plan {
             let requests = share
                 .iter()
                 .flat_map(|s| &s.series)
-                .map(|se| {
-                    let files: Vec<Vec<u8>> = se.instances.iter().map(|b| b.to_vec()).collect();
-                    let (content_type, body) = crate::cli_store::multipart(&files);
-                    StowRequest {
-                        content_type,
-                        body: Bytes::from(body),
-                        instances: files.len(),
-                        payload: files.iter().map(Vec::len).sum(),
-                    }
-                })
+                .map(|se| StowRequest::new(&se.instances.iter().map(|b| b.to_vec()).collect::<Vec<_>>()))
                 .collect();
             stow.push((c, requests));
         }
@@ -281,11 +288,11 @@ pub(crate) async fn run_all(
     Ok(())
 }
 
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn snippet(text: &str) -> String {
+pub(super) fn snippet(text: &str) -> String {
     let t = text.trim();
     let cut: String = t.chars().take(300).collect();
     if cut.len() < t.len() {
@@ -324,7 +331,7 @@ async fn stow_one(client: &reqwest::Client, url: &str, req: &StowRequest) -> Res
     Ok(stored)
 }
 
-async fn stow(
+pub(super) async fn stow(
     client: &reqwest::Client,
     base: &str,
     c: usize,
@@ -364,7 +371,7 @@ async fn stow(
 }
 
 /// Runs a QIDO-RS query; returns the number of results.
-async fn qido_one(client: &reqwest::Client, base: &str, path_and_query: &str) -> Result<usize, String> {
+pub(super) async fn qido_one(client: &reqwest::Client, base: &str, path_and_query: &str) -> Result<usize, String> {
     let resp = client
         .get(format!("{base}{path_and_query}"))
         .header(ACCEPT, "application/dicom+json")
@@ -452,7 +459,7 @@ async fn qido(client: &reqwest::Client, base: &str, queries: &[Query], errors: &
     out
 }
 
-fn boundary(content_type: &str) -> Option<String> {
+pub(super) fn boundary(content_type: &str) -> Option<String> {
     content_type.split(';').map(str::trim).find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())

@@ -17,6 +17,10 @@ pub(crate) struct Context<'a> {
     /// 1-minute load average before and after the run.
     pub load: (String, String),
     pub results: &'a [Measured],
+    /// Whether the core group (STOW, QIDO, WADO of whole studies, reindex) ran.
+    pub core: bool,
+    /// The DICOMweb groups' part of the workload note.
+    pub dicomweb_note: String,
 }
 
 /// A server that could not be measured at all still gets a column, with the reason.
@@ -69,20 +73,20 @@ pub(crate) fn load_average() -> String {
 }
 
 #[derive(Clone, Copy)]
-enum Better {
+pub(super) enum Better {
     Higher,
     Lower,
 }
 
-struct Row {
-    metric: String,
-    better: Better,
-    values: Vec<Option<f64>>,
+pub(super) struct Row {
+    pub metric: String,
+    pub better: Better,
+    pub values: Vec<Option<f64>>,
     /// A count: shown as an integer, no ratio.
-    count: bool,
+    pub count: bool,
 }
 
-fn fmt_num(v: f64) -> String {
+pub(super) fn fmt_num(v: f64) -> String {
     let a = v.abs();
     if a >= 100.0 {
         format!("{v:.0}")
@@ -154,6 +158,7 @@ fn rows(ctx: &Context<'_>) -> Vec<Row> {
             }),
         });
     }
+    rows.extend(super::dicomweb::rows(r));
     rows.push(Row {
         count: false,
         metric: "Peak memory of the server (VmHWM), MiB".into(),
@@ -202,19 +207,24 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
     for m in r {
         let _ = writeln!(s, "- {}: {}", m.name, m.version);
     }
-    let _ = writeln!(
-        s,
-        "- Workload: N = {} instances ({:.1} MB of DICOM), {} studies × {} series × ≤10 instances, one patient per study, \
-         made from {}; STOW-RS sends one series (≤10 instances) per request, the studies split evenly across the \
-         concurrency levels {:?}; {} QIDO-RS queries one at a time; WADO-RS retrieves every study at each level.\n",
-        ctx.instances,
-        ctx.bytes as f64 / 1e6,
-        ctx.studies,
-        ctx.series.checked_div(ctx.studies).unwrap_or(0),
-        ctx.templates.join(", "),
-        ctx.levels,
-        ctx.queries
-    );
+    if !ctx.core {
+        let _ = writeln!(s, "- Workload: core group not run. {}\n", ctx.dicomweb_note);
+    } else {
+        let _ = writeln!(
+            s,
+            "- Workload: N = {} instances ({:.1} MB of DICOM), {} studies × {} series × ≤10 instances, one patient per study, \
+             made from {}; STOW-RS sends one series (≤10 instances) per request, the studies split evenly across the \
+             concurrency levels {:?}; {} QIDO-RS queries one at a time; WADO-RS retrieves every study at each level. {}\n",
+            ctx.instances,
+            ctx.bytes as f64 / 1e6,
+            ctx.studies,
+            ctx.series.checked_div(ctx.studies).unwrap_or(0),
+            ctx.templates.join(", "),
+            ctx.levels,
+            ctx.queries,
+            ctx.dicomweb_note
+        );
+    }
 
     let two = r.len() == 2;
     if two {
@@ -225,7 +235,8 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
         let _ = writeln!(s, "| metric | better | {} |", names.join(" | "));
         let _ = writeln!(s, "|---|---|{}", "---:|".repeat(r.len()));
     }
-    for row in rows(ctx) {
+    // Without the core group its rows would all be empty: leave them out.
+    for row in rows(ctx).into_iter().filter(|r| ctx.core || r.values.iter().any(Option::is_some)) {
         let cells: Vec<String> = row
             .values
             .iter()
@@ -305,6 +316,7 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
                 percentile(&l.latencies, 99.0).map_or("—".into(), fmt_num),
             );
         }
+        super::dicomweb::details(&mut s, m);
         if let Some(x) = &m.reindex {
             let _ = writeln!(
                 s,
