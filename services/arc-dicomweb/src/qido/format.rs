@@ -4,8 +4,8 @@
 //! and `text/csv` as dcm4chee-arc-light writes it (a header row of keywords, every field
 //! quoted, `delimiter=semicolon` for `;`, sequences left out, values joined with `\`).
 
-use crate::ApiError;
-use arc_dicom::{parse_content_type, MultipartWriter};
+use crate::{accept, ApiError};
+use arc_dicom::MultipartWriter;
 use arc_model::{AttrValue, IndexAttrs};
 use axum::http::HeaderMap;
 use std::collections::BTreeSet;
@@ -24,83 +24,41 @@ pub(crate) enum Format {
     Csv(char),
 }
 
-/// Splits an Accept value at the commas between media ranges (not those inside quotes).
-fn split_ranges(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut cur, mut quoted) = (String::new(), false);
-    for c in value.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                cur.push(c)
-            }
-            ',' if !quoted => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out.into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// The format of the most preferred acceptable range of the `accept` query parameter, which
 /// replaces the Accept header when present (PS3.18 8.3.3.1), else of the Accept header;
-/// JSON when neither says anything.
+/// JSON when neither says anything. Ranges are read by [`accept::ranges`] (best first).
 pub(crate) fn negotiate(
     headers: &HeaderMap,
     accept_param: Option<&str>,
 ) -> Result<Format, ApiError> {
-    let ranges: Vec<String> = match accept_param {
-        Some(param) => split_ranges(param),
-        None => headers
-            .get_all("accept")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(split_ranges)
-            .collect(),
-    };
+    let ranges = accept::ranges(headers, accept_param);
     if ranges.is_empty() {
         return Ok(Format::Json);
     }
-    let mut best: Option<(f32, Format)> = None;
     for range in &ranges {
-        let Ok(mt) = parse_content_type(range) else {
-            continue;
-        };
-        let q = mt
-            .param("q")
-            .and_then(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        if q <= 0.0 {
-            continue;
-        }
+        let mt = &range.mt;
         let format = match mt.essence().as_str() {
             "application/dicom+json" | "application/json" | "application/*" | "*/*" => Format::Json,
             "text/csv" | "text/*" => {
                 let semicolon = mt
                     .param("delimiter")
-                    .is_some_and(|d| d.eq_ignore_ascii_case("semicolon"));
+                    .is_some_and(|d| d.trim().eq_ignore_ascii_case("semicolon"));
                 Format::Csv(if semicolon { ';' } else { ',' })
             }
-            "multipart/related" => match mt.param("type").map(str::to_ascii_lowercase).as_deref() {
+            "multipart/related" => match range.multipart_type().as_deref() {
                 None | Some("application/dicom+xml") => Format::Xml,
                 _ => continue,
             },
             "multipart/*" | "application/dicom+xml" => Format::Xml,
             _ => continue,
         };
-        if best.is_none_or(|(b, _)| q > b) {
-            best = Some((q, format));
-        }
+        return Ok(format);
     }
-    best.map(|(_, f)| f).ok_or_else(|| {
-        ApiError::NotAcceptable(format!(
-            "cannot answer with any of [{}]; offered: {OFFERED}",
-            ranges.join(", ")
-        ))
-    })
+    let asked: Vec<&str> = ranges.iter().map(|r| r.raw.as_str()).collect();
+    Err(ApiError::NotAcceptable(format!(
+        "cannot answer with any of [{}]; offered: {OFFERED}",
+        asked.join(", ")
+    )))
 }
 
 /// A rendered answer: its Content-Type and body.
