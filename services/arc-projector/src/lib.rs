@@ -8,9 +8,13 @@
 
 mod apply;
 mod docs;
+mod progress;
+mod snapshot;
 mod state;
 
 pub use apply::{current_attrs, patient_key};
+pub use progress::{Progress, Restored};
+pub use snapshot::{SnapshotFiles, STATE_FORMAT};
 pub use state::{InstanceRec, Outcome, PatientRec, SeriesRec, StateReader, StudyRec};
 
 use arc_eventlog::{EventLog, Record};
@@ -70,6 +74,8 @@ pub struct Projector {
     /// When the state store last made a commit durable (see [`DURABLE_EVERY`]), and
     /// whether non-durable commits came after it.
     durability: Arc<Mutex<DurableClock>>,
+    /// Where the projection started and how far the log reaches (see [`status`](Self::status)).
+    progress: Arc<Mutex<Progress>>,
 }
 
 #[derive(Debug)]
@@ -113,6 +119,7 @@ impl Projector {
             applied: Arc::new(tx),
             dir: dir.to_path_buf(),
             durability: Arc::new(Mutex::new(DurableClock { last: Instant::now(), behind: false })),
+            progress: Arc::new(Mutex::new(Progress::opened(applied))),
         })
     }
 
@@ -155,14 +162,16 @@ impl Projector {
     /// Returns the next sequence to apply.
     pub fn apply_batch(&self, records: &[Record]) -> Result<u64> {
         let Some(last) = records.last() else { return Ok(self.applied()) };
+        // One batch at a time: the writer lock also orders concurrent callers. It is taken
+        // before the state transaction so that a snapshot, which holds it and then reads
+        // (or checkpoints) the state store, never waits on a batch that waits on it.
+        let mut index = self.writer.lock().expect("index writer lock");
         let mut txn = self.db.begin_write()?;
         let durable = self.durability.lock().expect("durability clock").last.elapsed() >= DURABLE_EVERY;
         if !durable {
             txn.set_durability(redb::Durability::None).map_err(|e| ProjectorError::State(e.to_string()))?;
         }
         let state_next = txn.open_table(state::META)?.get(state::NEXT)?.map(|v| v.value()).unwrap_or(0);
-        // One batch at a time: the writer lock also orders concurrent callers.
-        let mut index = self.writer.lock().expect("index writer lock");
         let index_next = index.committed_position().unwrap_or(0);
         let mut touched = apply::Touched::default();
         for rec in records {
@@ -196,6 +205,7 @@ impl Projector {
         drop(clock);
         self.reader.reload()?;
         self.applied.send_replace(next);
+        self.note_log_end(next);
         Ok(next)
     }
 
@@ -224,6 +234,8 @@ impl Projector {
                 }
             };
             if records.is_empty() {
+                // Nothing new: the log ends where this projection stands.
+                self.note_log_end(next);
                 // Quiet log: make what was applied durable, off the async workers.
                 let this = self.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || this.checkpoint()).await {
