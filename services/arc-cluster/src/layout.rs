@@ -3,9 +3,10 @@
 //! attributes merged in, BulkDataURIs relative to the instance as stored), zstd-compressed.
 //!
 //! The document is tagged with the log position of the last change to its series, in a zstd
-//! skippable frame ahead of the data (RFC 8878 3.1.2: every decoder passes over it), so a
-//! writer can read 24 bytes to learn whether the document it holds is newer, and a document
-//! is only ever replaced by a newer one.
+//! skippable frame after the data (RFC 8878 3.1.2: streaming decoders pass over it, and
+//! one-shot decoders stop after the first frame, the data), so a writer can read the last 24
+//! bytes to learn whether the document it holds is newer, and a document is only ever
+//! replaced by a newer one.
 
 use crate::Result;
 use arc_archive::Retrieve;
@@ -43,7 +44,11 @@ fn frame(position: u64) -> [u8; HEADER] {
 
 /// The position a layout document is tagged with; `None` if absent or untagged.
 pub async fn read_layout_position(store: &dyn ObjectStore, key: &str) -> Result<Option<u64>> {
-    let head = match store.get_range(key, 0..HEADER as u64).await {
+    let Some(size) = store.head(key).await? else { return Ok(None) };
+    if size < HEADER as u64 {
+        return Ok(None);
+    }
+    let head = match store.get_range(key, size - HEADER as u64..size).await {
         Ok(b) => b,
         Err(StoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -123,8 +128,8 @@ impl LayoutWriter {
         }
         let doc = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
             let json = serde_json::to_vec(&serde_json::Value::Array(headers))?;
-            let mut out = frame(rec.seq).to_vec();
-            out.extend(zstd::bulk::compress(&json, 3)?);
+            let mut out = zstd::bulk::compress(&json, 3)?;
+            out.extend(frame(rec.seq));
             Ok(out)
         })
         .await
@@ -141,9 +146,9 @@ mod tests {
 
     #[test]
     fn the_tag_is_a_frame_decoders_skip() {
-        let mut doc = frame(42).to_vec();
-        doc.extend(zstd::bulk::compress(b"[1,2]", 3).unwrap());
-        let plain = zstd::stream::decode_all(&doc[..]).unwrap();
-        assert_eq!(plain, b"[1,2]");
+        let mut doc = zstd::bulk::compress(b"[1,2]", 3).unwrap();
+        doc.extend(frame(42));
+        assert_eq!(zstd::stream::decode_all(&doc[..]).unwrap(), b"[1,2]");
+        assert_eq!(zstd::bulk::decompress(&doc, 100).unwrap(), b"[1,2]");
     }
 }

@@ -53,6 +53,17 @@ pub(crate) struct NodeArgs {
     /// What to do with a different object under a SOP Instance UID already held: never|always.
     #[arg(long)]
     overwrite: Option<String>,
+    /// This node's name in the snapshot lease and in /health [default: the host name].
+    #[arg(long)]
+    node_id: Option<String>,
+    /// Events between two snapshots (published by one node at a time on a shared log; 0: none)
+    /// [default: 10000].
+    #[arg(long)]
+    snapshot_events: Option<String>,
+    /// /ready answers 200 while the projection is at most this many events behind the log
+    /// [default: 1000].
+    #[arg(long)]
+    ready_max_lag: Option<String>,
 }
 
 impl NodeArgs {
@@ -66,6 +77,9 @@ impl NodeArgs {
             ("log", &self.log),
             ("store", &self.store),
             ("overwrite", &self.overwrite),
+            ("node_id", &self.node_id),
+            ("snapshot_events", &self.snapshot_events),
+            ("ready_max_lag", &self.ready_max_lag),
         ];
         for (key, value) in flags {
             if let Some(v) = value {

@@ -1,12 +1,19 @@
-//! Starting a node and rebuilding its projection.
+//! Starting a node (listener first, snapshot restore, catch-up, the snapshot publisher)
+//! and rebuilding its projection.
 
 use anyhow::{Context, Result};
 use arc_archive::Archive;
+use arc_cluster::{Publisher, PublisherConfig};
 use arc_config::NodeConfig;
 use arc_projector::Projector;
+use axum::extract::Request;
+use axum::Router;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::Arc;
+use std::future::IntoFuture;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tower::ServiceExt;
 
 /// Holds the data folder for this process: two processes on one embedded log would corrupt it.
 fn lock_data_dir(cfg: &NodeConfig) -> Result<std::fs::File> {
@@ -32,33 +39,129 @@ async fn open_parts(cfg: &NodeConfig) -> Result<(Arc<dyn arc_eventlog::EventLog>
     Ok((log, store))
 }
 
+/// Whether the projection folder has nothing in it (missing counts as empty).
+fn projection_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none())
+}
+
+/// The router the listener serves, replaced once the node can serve DICOMweb: before that
+/// it answers `/health` and `/ready` only, so orchestrators see a live node from the start.
+#[derive(Clone)]
+struct Switch(Arc<RwLock<Router>>);
+
+impl Switch {
+    fn set(&self, router: Router) {
+        *self.0.write().expect("router switch") = router;
+    }
+
+    fn service(&self) -> Router {
+        let switch = self.clone();
+        Router::new().fallback(move |req: Request| {
+            let current = switch.0.read().expect("router switch").clone();
+            async move { current.oneshot(req).await }
+        })
+    }
+}
+
 /// Runs a node until Ctrl-C or SIGTERM.
+///
+/// Order: the log and the store are checked; a node with a projection opens it and checks
+/// it against the log before it listens (a reset log stops it here); a node with an empty
+/// projection listens first (`/health` 200, `/ready` 503) while it restores the newest
+/// snapshot. Then the projection catches up in the background while DICOMweb is served, and
+/// on a shared log the node competes for the lease to publish snapshots.
 pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
     let _lock = lock_data_dir(&cfg)?;
     let (log, store) = open_parts(&cfg).await?;
+    let node_id = cfg.node_id();
     let dir = cfg.projection_dir();
-    let projector = tokio::task::spawn_blocking(move || Projector::open(&dir)).await??;
-    projector.check_log(&*log).await?;
-    let start = Instant::now();
-    let applied = projector.catch_up(&*log, |_, _| {}).await?;
-    tracing::info!(applied, elapsed_ms = start.elapsed().as_millis() as u64, "projection caught up with the log");
-    tokio::spawn(projector.clone().run(log.clone()));
+    let fresh = projection_empty(&dir);
+    let existing = if fresh { None } else { Some(open_projection(&dir, &*log).await?) };
 
-    let archive = Archive::new(log, store, projector, cfg.overwrite, Duration::from_millis(cfg.write_wait_ms))
-        .with_spool_dir(cfg.data_dir.join("spool"));
-    let state = arc_dicomweb::AppState { archive, config: Arc::new(cfg.clone()) };
-    let app = arc_dicomweb::router(state);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another server using it? choose another with --listen", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let switch = Switch(Arc::new(RwLock::new(arc_dicomweb::starting_router(node_id.clone(), "restoring a snapshot"))));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let app = switch.service();
+    let server = tokio::spawn(
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+    );
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("arcstream listening on http://{addr}  (DICOMweb: http://{addr}/aets/{}/rs)", cfg.aet);
-    tracing::info!(%addr, aet = %cfg.aet, log = %cfg.log_uri(), store = %cfg.store_uri(), "node started");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    tracing::info!(%addr, aet = %cfg.aet, node_id = %node_id, log = %cfg.log_uri(), store = %cfg.store_uri(), "node started");
+
+    let projector = match existing {
+        Some(p) => p,
+        None => {
+            let end = log.end().await?;
+            let started = Instant::now();
+            let restored = arc_cluster::restore(&*store, &dir, end).await.context("cannot restore a snapshot")?;
+            match &restored {
+                Some(r) => tracing::info!(
+                    generation = %r.generation, position = r.position, log_end = end,
+                    elapsed_ms = started.elapsed().as_millis() as u64, "projection restored from a snapshot"
+                ),
+                None => tracing::info!(log_end = end, "no snapshot to restore; replaying the log from its start"),
+            }
+            let p = open_projection(&dir, &*log).await?;
+            if let Some(r) = restored {
+                p.set_restored(r);
+            }
+            p
+        }
+    };
+    tokio::spawn(projector.clone().watch_log_end(log.clone(), Duration::from_millis(500)));
+    let follower = projector.clone();
+    let follow_log = log.clone();
+    tokio::spawn(async move {
+        let start = Instant::now();
+        let from = follower.applied();
+        match follower.catch_up(&*follow_log, |_, _| {}).await {
+            Ok(applied) => tracing::info!(
+                applied, replayed = applied - from, elapsed_ms = start.elapsed().as_millis() as u64,
+                "projection caught up with the log"
+            ),
+            Err(e) => tracing::warn!(error = %e, "catching up with the log failed; following it goes on"),
+        }
+        follower.run(follow_log).await
+    });
+
+    let archive = Archive::new(log.clone(), store.clone(), projector.clone(), cfg.overwrite, Duration::from_millis(cfg.write_wait_ms))
+        .with_spool_dir(cfg.data_dir.join("spool"));
+    let publisher = cfg.shared_log().then(|| {
+        let mut pc = PublisherConfig::new(&node_id, cfg.snapshot_events, cfg.data_dir.join("snapshot-staging"));
+        pc.max_lag_to_lead = cfg.ready_max_lag;
+        let publisher = Publisher::new(pc, store.clone(), log.clone(), projector.clone(), archive.retrieve());
+        tokio::spawn(publisher.run(stopped(stop_rx.clone())))
+    });
+    let state = arc_dicomweb::AppState { archive, config: Arc::new(cfg.clone()) };
+    switch.set(arc_dicomweb::router(state));
+
+    server.await.context("the HTTP server task failed")??;
+    if let Some(p) = publisher {
+        // Gives the lease up so another node takes over at once; bounded, it expires anyway.
+        let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
+    }
     Ok(())
+}
+
+/// Opens the projection and refuses a log that ends before it.
+async fn open_projection(dir: &Path, log: &dyn arc_eventlog::EventLog) -> Result<Projector> {
+    let d = dir.to_path_buf();
+    let projector = tokio::task::spawn_blocking(move || Projector::open(&d)).await??;
+    projector.check_log(log).await?;
+    Ok(projector)
 }
 
 async fn shutdown() {
