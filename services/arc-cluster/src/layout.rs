@@ -61,6 +61,17 @@ pub async fn read_layout_position(store: &dyn ObjectStore, key: &str) -> Result<
     Ok(Some(u64::from_le_bytes(pos)))
 }
 
+/// What one layout pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pass {
+    /// The log position the pass got to.
+    pub cursor: u64,
+    /// Documents written.
+    pub written: usize,
+    /// Series (study, series) whose documents could not be written, and why.
+    pub failed: Vec<((String, String), String)>,
+}
+
 /// Writes series documents for the series the log touched.
 #[derive(Debug, Clone)]
 pub struct LayoutWriter {
@@ -76,11 +87,12 @@ impl LayoutWriter {
         LayoutWriter { store, log, state, retrieve }
     }
 
-    /// Brings the documents of the series touched by events `from..to` up to date (a bounded
-    /// share of them per call). Returns the position it got to and the documents it wrote.
-    pub async fn pass(&self, from: u64, to: u64) -> Result<(u64, usize)> {
+    /// Brings the documents of the series touched by events `from..to` (a bounded share of
+    /// them per call), and of the series in `retry`, up to date. A series whose document
+    /// cannot be written is reported in the answer, not an error: the others go on.
+    pub async fn pass(&self, from: u64, to: u64, retry: impl IntoIterator<Item = (String, String)>) -> Result<Pass> {
         let to = to.min(from.saturating_add(EVENTS_PER_PASS));
-        let mut touched = BTreeSet::new();
+        let mut touched: BTreeSet<(String, String)> = retry.into_iter().collect();
         let mut next = from;
         while next < to {
             let records = self.log.read(next, 4096, Duration::ZERO).await?;
@@ -96,13 +108,15 @@ impl LayoutWriter {
             }
             next = (last.seq + 1).min(to);
         }
-        let mut written = 0;
+        let mut pass = Pass { cursor: next, written: 0, failed: Vec::new() };
         for (study, series) in touched {
-            if self.write_series(&study, &series).await? {
-                written += 1;
+            match self.write_series(&study, &series).await {
+                Ok(true) => pass.written += 1,
+                Ok(false) => {}
+                Err(e) => pass.failed.push(((study, series), e.to_string())),
             }
         }
-        Ok((next, written))
+        Ok(pass)
     }
 
     /// Writes one series' document if the one held is older than the series; returns

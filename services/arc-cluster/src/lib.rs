@@ -15,7 +15,7 @@ mod publish;
 mod publisher;
 mod restore;
 
-pub use layout::{read_layout_position, series_key, LayoutWriter};
+pub use layout::{read_layout_position, series_key, LayoutWriter, Pass};
 pub use lease::{Lease, LeaseDoc, LEASE_KEY};
 pub use manifest::{Generation, Manifest, ManifestFile, MANIFEST_FORMAT, SNAPSHOTS};
 pub use publish::{prune, publish, Published};

@@ -10,6 +10,7 @@ use crate::Result;
 use arc_eventlog::EventLog;
 use arc_objstore::ObjectStore;
 use arc_projector::Projector;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,7 +63,12 @@ pub struct Publisher {
     layout_cursor: u64,
     /// Whether the state above was loaded since the lease was last taken.
     primed: bool,
+    /// Series whose layout document failed, with the passes that failed it.
+    retry: BTreeMap<(String, String), u32>,
 }
+
+/// Passes that may fail one series' layout document before it is given up.
+const LAYOUT_ATTEMPTS: u32 = 5;
 
 impl Publisher {
     /// A publisher over the node's parts.
@@ -75,7 +81,7 @@ impl Publisher {
     ) -> Self {
         let lease = Lease::new(store.clone(), &cfg.node_id, cfg.lease_ttl);
         let layout = LayoutWriter::new(store.clone(), log, projector.state(), retrieve);
-        Publisher { cfg, store, projector, layout, lease, last_snapshot: 0, layout_cursor: 0, primed: false }
+        Publisher { cfg, store, projector, layout, lease, last_snapshot: 0, layout_cursor: 0, primed: false, retry: BTreeMap::new() }
     }
 
     /// Runs until `shutdown` resolves, then gives the lease up.
@@ -122,13 +128,12 @@ impl Publisher {
             self.primed = true;
         }
         let applied = self.projector.applied();
-        if Instant::now() >= *next_layout && self.layout_cursor < applied {
+        if Instant::now() >= *next_layout && (self.layout_cursor < applied || !self.retry.is_empty()) {
             *next_layout = Instant::now() + self.cfg.layout_every;
-            let (cursor, written) = self.layout.pass(self.layout_cursor, applied).await?;
-            if written > 0 {
-                tracing::debug!(from = self.layout_cursor, to = cursor, written, "studies layout updated");
+            // A failed layout pass does not hold snapshots back.
+            if let Err(e) = self.layout_pass(applied).await {
+                tracing::warn!(error = %e, "studies layout: will try again");
             }
-            self.layout_cursor = cursor;
         }
         let caught_up = self.projector.lag().is_some_and(|lag| lag <= self.cfg.snapshot_events);
         if self.cfg.snapshot_events > 0 && caught_up && applied >= self.last_snapshot + self.cfg.snapshot_events {
@@ -148,6 +153,30 @@ impl Publisher {
                 tracing::info!(pruned, "old snapshot generations deleted");
             }
         }
+        Ok(())
+    }
+
+    /// One layout pass; series that failed are tried again by the next passes, a few times.
+    async fn layout_pass(&mut self, applied: u64) -> Result<()> {
+        let retry: Vec<(String, String)> = self.retry.keys().cloned().collect();
+        let pass = self.layout.pass(self.layout_cursor, applied, retry).await?;
+        let failed: std::collections::BTreeSet<&(String, String)> = pass.failed.iter().map(|(s, _)| s).collect();
+        self.retry.retain(|s, _| failed.contains(s));
+        for (series, why) in &pass.failed {
+            let attempts = self.retry.entry(series.clone()).or_insert(0);
+            *attempts += 1;
+            if *attempts >= LAYOUT_ATTEMPTS {
+                tracing::error!(study = %series.0, series = %series.1, error = %why,
+                    "giving up on this series' layout document until the series changes again");
+                self.retry.remove(series);
+            } else {
+                tracing::warn!(study = %series.0, series = %series.1, error = %why, "layout document not written; will try again");
+            }
+        }
+        if pass.written > 0 {
+            tracing::debug!(from = self.layout_cursor, to = pass.cursor, written = pass.written, "studies layout updated");
+        }
+        self.layout_cursor = pass.cursor;
         Ok(())
     }
 }

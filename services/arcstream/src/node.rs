@@ -66,10 +66,12 @@ impl Switch {
 /// Runs a node until Ctrl-C or SIGTERM.
 ///
 /// Order: the log and the store are checked; a node with a projection opens it and checks
-/// it against the log before it listens (a reset log stops it here); a node with an empty
-/// projection listens first (`/health` 200, `/ready` 503) while it restores the newest
-/// snapshot. Then the projection catches up in the background while DICOMweb is served, and
-/// on a shared log the node competes for the lease to publish snapshots.
+/// it against the log before it listens (a reset log stops it here). Then it listens:
+/// `/health` answers from now on. A node with an empty projection restores the newest
+/// snapshot meanwhile (`/ready` 503, DICOMweb 503). Then DICOMweb is served while the
+/// projection catches up with the log (`/ready` 503 until it is within `ready_max_lag`);
+/// the "listening" line on stdout comes once that start-up catch-up is done. On a shared
+/// log the node also competes for the lease to publish snapshots.
 pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
     let _lock = lock_data_dir(&cfg)?;
     let (log, store) = open_parts(&cfg).await?;
@@ -97,9 +99,8 @@ pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
             .with_graceful_shutdown(stopped(stop_rx.clone()))
             .into_future(),
     );
-    // Tests and scripts read this line to learn the port when listening on port 0.
-    println!("arcstream listening on http://{addr}  (DICOMweb: http://{addr}/aets/{}/rs)", cfg.aet);
-    tracing::info!(%addr, aet = %cfg.aet, node_id = %node_id, log = %cfg.log_uri(), store = %cfg.store_uri(), "node started");
+    tracing::info!(%addr, aet = %cfg.aet, node_id = %node_id, log = %cfg.log_uri(), store = %cfg.store_uri(),
+        "node started: /health answers, /ready once caught up with the log");
 
     let projector = match existing {
         Some(p) => p,
@@ -122,21 +123,6 @@ pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
         }
     };
     tokio::spawn(projector.clone().watch_log_end(log.clone(), Duration::from_millis(500)));
-    let follower = projector.clone();
-    let follow_log = log.clone();
-    tokio::spawn(async move {
-        let start = Instant::now();
-        let from = follower.applied();
-        match follower.catch_up(&*follow_log, |_, _| {}).await {
-            Ok(applied) => tracing::info!(
-                applied, replayed = applied - from, elapsed_ms = start.elapsed().as_millis() as u64,
-                "projection caught up with the log"
-            ),
-            Err(e) => tracing::warn!(error = %e, "catching up with the log failed; following it goes on"),
-        }
-        follower.run(follow_log).await
-    });
-
     let archive = Archive::new(log.clone(), store.clone(), projector.clone(), cfg.overwrite, Duration::from_millis(cfg.write_wait_ms))
         .with_spool_dir(cfg.data_dir.join("spool"));
     let publisher = cfg.shared_log().then(|| {
@@ -146,7 +132,25 @@ pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
         tokio::spawn(publisher.run(stopped(stop_rx.clone())))
     });
     let state = arc_dicomweb::AppState { archive, config: Arc::new(cfg.clone()) };
+    // DICOMweb from now on; /ready says whether its answers are current.
     switch.set(arc_dicomweb::router(state));
+
+    let start = Instant::now();
+    let from = projector.applied();
+    tokio::select! {
+        caught = projector.catch_up(&*log, |_, _| {}) => match caught {
+            Ok(applied) => tracing::info!(
+                applied, replayed = applied - from, elapsed_ms = start.elapsed().as_millis() as u64,
+                "projection caught up with the log"
+            ),
+            Err(e) => tracing::warn!(error = %e, "catching up with the log failed; following it goes on"),
+        },
+        _ = stopped(stop_rx.clone()) => {}
+    }
+    // Tests and scripts read this line to learn the port when listening on port 0; it comes
+    // once the start-up catch-up is done, so what the node answers from then on is current.
+    println!("arcstream listening on http://{addr}  (DICOMweb: http://{addr}/aets/{}/rs)", cfg.aet);
+    tokio::spawn(projector.clone().run(log.clone()));
 
     server.await.context("the HTTP server task failed")??;
     if let Some(p) = publisher {
