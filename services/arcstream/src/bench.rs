@@ -5,15 +5,19 @@
 //! and, unless `--peer none`, an Orthanc with its DICOMweb plugin on a temporary folder, and
 //! measures each in turn with the same workload: STOW-RS throughput at several concurrencies,
 //! QIDO-RS latency over a few query shapes, WADO-RS throughput retrieving whole studies, peak
-//! memory, disk use, and (arcstream only) `reindex` speed. It prints a markdown table.
+//! memory, disk use, and (arcstream only) `reindex` speed. It prints a markdown table. With
+//! `--distributed` it also measures several nodes on one Kafka topic and one S3 prefix (see
+//! `distributed`), in a column of their own and a section on projection lag and snapshots.
 //!
 //! It is a command, not a test: nothing here asserts on timings. Errors a server returns are
 //! counted and reported, not fatal, because how a server misbehaves under load is a result.
 
 mod corpus;
+mod distributed;
 mod measure;
 mod report;
 mod servers;
+mod testservers;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -49,6 +53,8 @@ pub(crate) struct BenchArgs {
     /// Keep the servers' temporary folders (data and logs) and print where they are.
     #[arg(long)]
     keep: bool,
+    #[command(flatten)]
+    distributed: distributed::DistributedArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,6 +113,18 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
     let arc = bench_arcstream(&exe, arc_dir.path(), &client, &plan).await;
     results.push(report::unwrap_or_failed("arcstream", arc));
 
+    let mut dist = None;
+    if args.distributed.enabled() {
+        let dir = tempfile::Builder::new().prefix("arcstream-bench-dist-").tempdir()?;
+        match distributed::bench(&exe, &args.distributed, dir.path(), &client, &plan).await {
+            Ok((m, extra)) => {
+                results.push(m);
+                dist = Some((extra, dir));
+            }
+            Err(e) => results.push(report::unwrap_or_failed("arcstream distributed", Err(e))),
+        }
+    }
+
     let mut peer_dir = None;
     if args.peer == Peer::Orthanc {
         let dir = tempfile::Builder::new().prefix("arcstream-bench-orthanc-").tempdir()?;
@@ -115,7 +133,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         peer_dir = Some(dir);
     }
 
-    let md = report::render(&report::Context {
+    let mut md = report::render(&report::Context {
         command_line,
         instances: workload.instances(),
         bytes: workload.bytes(),
@@ -128,6 +146,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         load: (load_before, report::load_average()),
         results: &results,
     });
+    if let Some((extra, _)) = &dist {
+        md.push_str(&distributed::render(extra));
+    }
     println!("{md}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, &md).with_context(|| format!("cannot write {}", path.display()))?;
@@ -135,6 +156,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
     }
     if args.keep {
         eprintln!("bench: kept {}", arc_dir.keep().display());
+        if let Some((_, d)) = dist {
+            eprintln!("bench: kept {}", d.keep().display());
+        }
         if let Some(d) = peer_dir {
             eprintln!("bench: kept {}", d.keep().display());
         }
@@ -196,7 +220,7 @@ async fn bench_orthanc(dir: &std::path::Path, client: &reqwest::Client, plan: &m
     Ok(m)
 }
 
-fn build_kind() -> &'static str {
+pub(crate) fn build_kind() -> &'static str {
     if cfg!(debug_assertions) {
         "debug build"
     } else {

@@ -24,7 +24,8 @@ enum Command {
     Store(cli_store::StoreArgs),
     /// Rebuilds this node's projection (state store and index) from the start of the log.
     Reindex(NodeArgs),
-    /// Measures STOW, QIDO, WADO and reindex against the embedded default and Orthanc.
+    /// Measures STOW, QIDO, WADO and reindex against the embedded default and Orthanc (and,
+    /// with --distributed, several nodes on Kafka and S3).
     Bench(bench::BenchArgs),
 }
 

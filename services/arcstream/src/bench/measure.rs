@@ -143,10 +143,10 @@ pub(crate) struct Query {
 
 /// One STOW-RS request, built before timing starts.
 pub(crate) struct StowRequest {
-    content_type: String,
-    body: Bytes,
-    instances: usize,
-    payload: usize,
+    pub(crate) content_type: String,
+    pub(crate) body: Bytes,
+    pub(crate) instances: usize,
+    pub(crate) payload: usize,
 }
 
 /// The plan every server runs.
@@ -285,7 +285,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn snippet(text: &str) -> String {
+pub(crate) fn snippet(text: &str) -> String {
     let t = text.trim();
     let cut: String = t.chars().take(300).collect();
     if cut.len() < t.len() {
@@ -364,7 +364,7 @@ async fn stow(
 }
 
 /// Runs a QIDO-RS query; returns the number of results.
-async fn qido_one(client: &reqwest::Client, base: &str, path_and_query: &str) -> Result<usize, String> {
+pub(crate) async fn qido_one(client: &reqwest::Client, base: &str, path_and_query: &str) -> Result<usize, String> {
     let resp = client
         .get(format!("{base}{path_and_query}"))
         .header(ACCEPT, "application/dicom+json")
@@ -387,7 +387,7 @@ async fn qido_one(client: &reqwest::Client, base: &str, path_and_query: &str) ->
     doc.as_array().map(Vec::len).ok_or_else(|| format!("HTTP {status}, answer is not a JSON array: {}", snippet(&text)))
 }
 
-async fn visibility(
+pub(crate) async fn visibility(
     client: &reqwest::Client,
     base: &str,
     series: &[(String, String, usize)],
@@ -496,7 +496,7 @@ async fn wado_one(client: &reqwest::Client, base: &str, study: &str) -> Result<(
     Ok((body.len(), count_parts(&body, &b)))
 }
 
-async fn wado(
+pub(crate) async fn wado(
     client: &reqwest::Client,
     base: &str,
     c: usize,

@@ -89,6 +89,17 @@ pub(crate) fn dir_size(dir: &Path) -> u64 {
 
 /// Starts `arcstream serve` (this executable) on a free port and `data`; logs go to `log`.
 pub(crate) async fn start_arcstream(exe: &Path, data: &Path, log: &Path) -> Result<Server> {
+    start_arcstream_with(exe, data, log, &[], &[]).await
+}
+
+/// [`start_arcstream`] with more `serve` arguments and environment variables.
+pub(crate) async fn start_arcstream_with(
+    exe: &Path,
+    data: &Path,
+    log: &Path,
+    args: &[String],
+    env: &[(String, String)],
+) -> Result<Server> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut cmd = Command::new(exe);
@@ -97,6 +108,7 @@ pub(crate) async fn start_arcstream(exe: &Path, data: &Path, log: &Path) -> Resu
         .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(data)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))
@@ -107,6 +119,7 @@ pub(crate) async fn start_arcstream(exe: &Path, data: &Path, log: &Path) -> Resu
             cmd.env_remove(k);
         }
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd.spawn().with_context(|| format!("cannot start {} serve", exe.display()))?;
     let pid = child.id().context("arcstream serve exited at once")?;
     let stdout = child.stdout.take().context("no stdout")?;
