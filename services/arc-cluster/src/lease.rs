@@ -54,6 +54,11 @@ impl Lease {
         self.held_until.is_some_and(|t| Instant::now() < t)
     }
 
+    /// Until when this node may act as the holder, as of its last [`tick`](Self::tick).
+    pub fn held_until(&self) -> Option<Instant> {
+        self.held_until
+    }
+
     fn doc(&self) -> Bytes {
         let doc = LeaseDoc {
             node_id: self.node_id.clone(),

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// Settings of the publisher.
 #[derive(Debug, Clone)]
@@ -56,7 +57,6 @@ pub struct Publisher {
     store: Arc<dyn ObjectStore>,
     projector: Projector,
     layout: LayoutWriter,
-    lease: Lease,
     /// Position of the newest snapshot known (own or found at takeover).
     last_snapshot: u64,
     /// Position up to which `studies/…` is current.
@@ -79,30 +79,33 @@ impl Publisher {
         projector: Projector,
         retrieve: arc_archive::Retrieve,
     ) -> Self {
-        let lease = Lease::new(store.clone(), &cfg.node_id, cfg.lease_ttl);
         let layout = LayoutWriter::new(store.clone(), log, projector.state(), retrieve);
-        Publisher { cfg, store, projector, layout, lease, last_snapshot: 0, layout_cursor: 0, primed: false, retry: BTreeMap::new() }
+        Publisher { cfg, store, projector, layout, last_snapshot: 0, layout_cursor: 0, primed: false, retry: BTreeMap::new() }
     }
 
     /// Runs until `shutdown` resolves, then gives the lease up.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let renew_every = self.cfg.lease_ttl / 3;
-        let mut next_renewal = Instant::now();
+        // The lease is kept by a task of its own, so a long upload never delays a renewal.
+        let lease = Lease::new(self.store.clone(), &self.cfg.node_id, self.cfg.lease_ttl);
+        let (held_tx, held) = watch::channel(None);
+        let (stop_tx, stop) = watch::channel(false);
+        let keeper = tokio::spawn(keep_lease(
+            lease,
+            self.projector.clone(),
+            self.cfg.max_lag_to_lead,
+            self.cfg.lease_ttl / 3,
+            held_tx,
+            stop,
+        ));
         let mut next_layout = Instant::now();
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
-            if Instant::now() >= next_renewal {
-                next_renewal = Instant::now() + renew_every;
-                let may_take = self.projector.lag().is_some_and(|lag| lag <= self.cfg.max_lag_to_lead);
-                if let Err(e) = self.lease.tick(may_take).await {
-                    tracing::warn!(error = %e, "snapshot lease: cannot reach the object store");
-                }
-            }
-            if !self.lease.held() {
+            let holding = held.borrow().is_some_and(|until| Instant::now() < until);
+            if !holding {
                 self.primed = false;
                 continue;
             }
@@ -110,9 +113,8 @@ impl Publisher {
                 tracing::warn!(error = %e, "snapshot publisher: will try again");
             }
         }
-        if let Err(e) = self.lease.release().await {
-            tracing::warn!(error = %e, "cannot release the snapshot lease; it expires by itself");
-        }
+        let _ = stop_tx.send(true);
+        let _ = keeper.await;
     }
 
     async fn work(&mut self, next_layout: &mut Instant) -> Result<()> {
@@ -178,5 +180,32 @@ impl Publisher {
         }
         self.layout_cursor = pass.cursor;
         Ok(())
+    }
+}
+
+/// Takes or renews the lease every `every` (a node lagging more than `max_lag` only renews),
+/// publishing until when this node may act as the holder; gives it up when `stop` turns true.
+async fn keep_lease(
+    mut lease: Lease,
+    projector: Projector,
+    max_lag: u64,
+    every: Duration,
+    held: watch::Sender<Option<Instant>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let may_take = projector.lag().is_some_and(|lag| lag <= max_lag);
+        if let Err(e) = lease.tick(may_take).await {
+            tracing::warn!(error = %e, "snapshot lease: cannot reach the object store");
+        }
+        held.send_replace(lease.held_until());
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+    held.send_replace(None);
+    if let Err(e) = lease.release().await {
+        tracing::warn!(error = %e, "cannot release the snapshot lease; it expires by itself");
     }
 }
