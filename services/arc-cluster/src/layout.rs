@@ -44,7 +44,9 @@ fn frame(position: u64) -> [u8; HEADER] {
 
 /// The position a layout document is tagged with; `None` if absent or untagged.
 pub async fn read_layout_position(store: &dyn ObjectStore, key: &str) -> Result<Option<u64>> {
-    let Some(size) = store.head(key).await? else { return Ok(None) };
+    let Some(size) = store.head(key).await? else {
+        return Ok(None);
+    };
     if size < HEADER as u64 {
         return Ok(None);
     }
@@ -83,14 +85,29 @@ pub struct LayoutWriter {
 
 impl LayoutWriter {
     /// A writer over the node's store, log and projection.
-    pub fn new(store: Arc<dyn ObjectStore>, log: Arc<dyn EventLog>, state: StateReader, retrieve: Retrieve) -> Self {
-        LayoutWriter { store, log, state, retrieve }
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        log: Arc<dyn EventLog>,
+        state: StateReader,
+        retrieve: Retrieve,
+    ) -> Self {
+        LayoutWriter {
+            store,
+            log,
+            state,
+            retrieve,
+        }
     }
 
     /// Brings the documents of the series touched by events `from..to` (a bounded share of
     /// them per call), and of the series in `retry`, up to date. A series whose document
     /// cannot be written is reported in the answer, not an error: the others go on.
-    pub async fn pass(&self, from: u64, to: u64, retry: impl IntoIterator<Item = (String, String)>) -> Result<Pass> {
+    pub async fn pass(
+        &self,
+        from: u64,
+        to: u64,
+        retry: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Pass> {
         let to = to.min(from.saturating_add(EVENTS_PER_PASS));
         let mut touched: BTreeSet<(String, String)> = retry.into_iter().collect();
         let mut next = from;
@@ -108,7 +125,11 @@ impl LayoutWriter {
             }
             next = (last.seq + 1).min(to);
         }
-        let mut pass = Pass { cursor: next, written: 0, failed: Vec::new() };
+        let mut pass = Pass {
+            cursor: next,
+            written: 0,
+            failed: Vec::new(),
+        };
         for (study, series) in touched {
             match self.write_series(&study, &series).await {
                 Ok(true) => pass.written += 1,
@@ -124,14 +145,23 @@ impl LayoutWriter {
     pub async fn write_series(&self, study: &str, series: &str) -> Result<bool> {
         let key = series_key(study, series);
         if arc_objstore::validate_key(&key).is_err() {
-            tracing::warn!(study, series, "series UIDs do not make an object key; no layout document");
+            tracing::warn!(
+                study,
+                series,
+                "series UIDs do not make an object key; no layout document"
+            );
             return Ok(false);
         }
-        let Some(rec) = self.state.series(series)? else { return Ok(false) };
+        let Some(rec) = self.state.series(series)? else {
+            return Ok(false);
+        };
         if rec.study_uid != study {
             return Ok(false);
         }
-        if read_layout_position(&*self.store, &key).await?.is_some_and(|held| held >= rec.seq) {
+        if read_layout_position(&*self.store, &key)
+            .await?
+            .is_some_and(|held| held >= rec.seq)
+        {
             return Ok(false);
         }
         let mut headers = Vec::new();

@@ -46,7 +46,13 @@ impl Lease {
     /// A lease for `node_id` that lasts `ttl` after each renewal.
     pub fn new(store: Arc<dyn ObjectStore>, node_id: &str, ttl: Duration) -> Self {
         let token = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
-        Lease { store, node_id: node_id.to_string(), token, ttl, held_until: None }
+        Lease {
+            store,
+            node_id: node_id.to_string(),
+            token,
+            ttl,
+            held_until: None,
+        }
     }
 
     /// Whether this node holds the lease now, as of its last [`tick`](Self::tick).

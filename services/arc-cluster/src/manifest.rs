@@ -55,14 +55,24 @@ impl Manifest {
     /// Checks that this build can load the snapshot and that its file paths stay inside
     /// the projection folder.
     pub fn check(&self, generation: &str) -> Result<()> {
-        let bad = |why: String| Err(ClusterError::Invalid { generation: generation.to_string(), why });
+        let bad = |why: String| {
+            Err(ClusterError::Invalid {
+                generation: generation.to_string(),
+                why,
+            })
+        };
         if self.manifest_format != MANIFEST_FORMAT {
-            return bad(format!("manifest format {} (this build reads {MANIFEST_FORMAT})", self.manifest_format));
+            return bad(format!(
+                "manifest format {} (this build reads {MANIFEST_FORMAT})",
+                self.manifest_format
+            ));
         }
         if self.generation != generation {
             return bad(format!("its manifest names generation {}", self.generation));
         }
-        if self.state_format != arc_projector::STATE_FORMAT || self.index_format != arc_index::INDEX_FORMAT {
+        if self.state_format != arc_projector::STATE_FORMAT
+            || self.index_format != arc_index::INDEX_FORMAT
+        {
             return bad(format!(
                 "formats {}/{} (this build: {}/{})",
                 self.state_format,
@@ -71,13 +81,18 @@ impl Manifest {
                 arc_index::INDEX_FORMAT
             ));
         }
-        if !self.files.iter().any(|f| f.path == "state.redb") || !self.files.iter().any(|f| f.path == "index/meta.json") {
+        if !self.files.iter().any(|f| f.path == "state.redb")
+            || !self.files.iter().any(|f| f.path == "index/meta.json")
+        {
             return bad("it lacks state.redb or index/meta.json".into());
         }
         for f in &self.files {
             let ok = f.path == "state.redb"
                 || f.path.strip_prefix("index/").is_some_and(|n| {
-                    !n.is_empty() && !n.starts_with('.') && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
+                    !n.is_empty()
+                        && !n.starts_with('.')
+                        && n.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
                 });
             if !ok || f.sha256.len() != 64 {
                 return bad(format!("file entry {:?} is not a snapshot file", f.path));
@@ -117,14 +132,20 @@ impl Generation {
     pub async fn list(store: &dyn ObjectStore) -> Result<Vec<Generation>> {
         let mut by_name: BTreeMap<String, Generation> = BTreeMap::new();
         for key in store.list(&format!("{SNAPSHOTS}/")).await? {
-            let Some((name, rest)) = key[SNAPSHOTS.len() + 1..].split_once('/') else { continue };
-            let Some(position) = Self::position_of(name) else { continue };
-            let g = by_name.entry(name.to_string()).or_insert_with(|| Generation {
-                position,
-                name: name.to_string(),
-                complete: false,
-                keys: Vec::new(),
-            });
+            let Some((name, rest)) = key[SNAPSHOTS.len() + 1..].split_once('/') else {
+                continue;
+            };
+            let Some(position) = Self::position_of(name) else {
+                continue;
+            };
+            let g = by_name
+                .entry(name.to_string())
+                .or_insert_with(|| Generation {
+                    position,
+                    name: name.to_string(),
+                    complete: false,
+                    keys: Vec::new(),
+                });
             g.complete |= rest == "manifest.json";
             g.keys.push(key);
         }
@@ -136,8 +157,10 @@ impl Generation {
     /// Reads and checks the manifest of a generation.
     pub async fn manifest(&self, store: &dyn ObjectStore) -> Result<Manifest> {
         let bytes = store.get(&Manifest::key(&self.name)).await?;
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| ClusterError::Invalid { generation: self.name.clone(), why: format!("unreadable manifest: {e}") })?;
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| ClusterError::Invalid {
+            generation: self.name.clone(),
+            why: format!("unreadable manifest: {e}"),
+        })?;
         m.check(&self.name)?;
         if m.position != self.position {
             return Err(ClusterError::Invalid {

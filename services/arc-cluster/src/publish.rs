@@ -62,7 +62,12 @@ pub async fn publish(
     let cleanup = staging.to_path_buf();
     let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(cleanup)).await;
     let (manifest, bytes) = result?;
-    Ok(Published { manifest, bytes, stage, upload: started.elapsed() - stage })
+    Ok(Published {
+        manifest,
+        bytes,
+        stage,
+        upload: started.elapsed() - stage,
+    })
 }
 
 async fn upload(
@@ -82,9 +87,15 @@ async fn upload(
             .await
             .map_err(|e| io_err("hash task", e))?
             .map_err(|e| io_err(path.display(), e))?;
-        store.put_file(&format!("{SNAPSHOTS}/{generation}/{rel}"), &path).await?;
+        store
+            .put_file(&format!("{SNAPSHOTS}/{generation}/{rel}"), &path)
+            .await?;
         total += size;
-        files.push(ManifestFile { path: rel.clone(), size, sha256 });
+        files.push(ManifestFile {
+            path: rel.clone(),
+            size,
+            sha256,
+        });
     }
     let manifest = Manifest {
         manifest_format: MANIFEST_FORMAT,
@@ -99,7 +110,9 @@ async fn upload(
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| io_err("manifest", e))?;
     // Written last: until it is there, no node takes the generation for a snapshot.
-    store.put(&Manifest::key(&generation), Bytes::from(json)).await?;
+    store
+        .put(&Manifest::key(&generation), Bytes::from(json))
+        .await?;
     Ok((manifest, total))
 }
 
@@ -109,9 +122,14 @@ async fn upload(
 pub async fn prune(store: &dyn ObjectStore, keep: usize) -> Result<usize> {
     let generations = Generation::list(store).await?;
     let complete: Vec<&Generation> = generations.iter().filter(|g| g.complete).collect();
-    let Some(oldest_kept) = complete.get(keep.max(1) - 1) else { return Ok(0) };
+    let Some(oldest_kept) = complete.get(keep.max(1) - 1) else {
+        return Ok(0);
+    };
     let mut deleted = 0;
-    for g in generations.iter().filter(|g| (g.position, &g.name) < (oldest_kept.position, &oldest_kept.name)) {
+    for g in generations
+        .iter()
+        .filter(|g| (g.position, &g.name) < (oldest_kept.position, &oldest_kept.name))
+    {
         if g.complete {
             store.delete(&Manifest::key(&g.name)).await?;
         }

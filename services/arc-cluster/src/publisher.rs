@@ -80,7 +80,16 @@ impl Publisher {
         retrieve: arc_archive::Retrieve,
     ) -> Self {
         let layout = LayoutWriter::new(store.clone(), log, projector.state(), retrieve);
-        Publisher { cfg, store, projector, layout, last_snapshot: 0, layout_cursor: 0, primed: false, retry: BTreeMap::new() }
+        Publisher {
+            cfg,
+            store,
+            projector,
+            layout,
+            last_snapshot: 0,
+            layout_cursor: 0,
+            primed: false,
+            retry: BTreeMap::new(),
+        }
     }
 
     /// Runs until `shutdown` resolves, then gives the lease up.
@@ -120,7 +129,11 @@ impl Publisher {
     async fn work(&mut self, next_layout: &mut Instant) -> Result<()> {
         if !self.primed {
             // Carry on from the newest snapshot, whoever published it.
-            for g in Generation::list(&*self.store).await?.iter().filter(|g| g.complete) {
+            for g in Generation::list(&*self.store)
+                .await?
+                .iter()
+                .filter(|g| g.complete)
+            {
                 if let Ok(m) = g.manifest(&*self.store).await {
                     self.last_snapshot = self.last_snapshot.max(m.position);
                     self.layout_cursor = self.layout_cursor.max(m.layout_position);
@@ -130,16 +143,31 @@ impl Publisher {
             self.primed = true;
         }
         let applied = self.projector.applied();
-        if Instant::now() >= *next_layout && (self.layout_cursor < applied || !self.retry.is_empty()) {
+        if Instant::now() >= *next_layout
+            && (self.layout_cursor < applied || !self.retry.is_empty())
+        {
             *next_layout = Instant::now() + self.cfg.layout_every;
             // A failed layout pass does not hold snapshots back.
             if let Err(e) = self.layout_pass(applied).await {
                 tracing::warn!(error = %e, "studies layout: will try again");
             }
         }
-        let caught_up = self.projector.lag().is_some_and(|lag| lag <= self.cfg.snapshot_events);
-        if self.cfg.snapshot_events > 0 && caught_up && applied >= self.last_snapshot + self.cfg.snapshot_events {
-            let p = publish(&self.projector, &*self.store, &self.cfg.staging, &self.cfg.node_id, self.layout_cursor).await?;
+        let caught_up = self
+            .projector
+            .lag()
+            .is_some_and(|lag| lag <= self.cfg.snapshot_events);
+        if self.cfg.snapshot_events > 0
+            && caught_up
+            && applied >= self.last_snapshot + self.cfg.snapshot_events
+        {
+            let p = publish(
+                &self.projector,
+                &*self.store,
+                &self.cfg.staging,
+                &self.cfg.node_id,
+                self.layout_cursor,
+            )
+            .await?;
             self.last_snapshot = p.manifest.position;
             tracing::info!(
                 generation = %p.manifest.generation,
@@ -162,7 +190,8 @@ impl Publisher {
     async fn layout_pass(&mut self, applied: u64) -> Result<()> {
         let retry: Vec<(String, String)> = self.retry.keys().cloned().collect();
         let pass = self.layout.pass(self.layout_cursor, applied, retry).await?;
-        let failed: std::collections::BTreeSet<&(String, String)> = pass.failed.iter().map(|(s, _)| s).collect();
+        let failed: std::collections::BTreeSet<&(String, String)> =
+            pass.failed.iter().map(|(s, _)| s).collect();
         self.retry.retain(|s, _| failed.contains(s));
         for (series, why) in &pass.failed {
             let attempts = self.retry.entry(series.clone()).or_insert(0);
@@ -176,7 +205,12 @@ impl Publisher {
             }
         }
         if pass.written > 0 {
-            tracing::debug!(from = self.layout_cursor, to = pass.cursor, written = pass.written, "studies layout updated");
+            tracing::debug!(
+                from = self.layout_cursor,
+                to = pass.cursor,
+                written = pass.written,
+                "studies layout updated"
+            );
         }
         self.layout_cursor = pass.cursor;
         Ok(())

@@ -3,10 +3,16 @@
 //! was taken from; damaged, partial or foreign generations must be passed over.
 
 use arc_archive::Archive;
-use arc_cluster::{prune, publish, read_layout_position, restore, series_key, Generation, Lease, LayoutWriter, Manifest};
+use arc_cluster::{
+    prune, publish, read_layout_position, restore, series_key, Generation, LayoutWriter, Lease,
+    Manifest,
+};
 use arc_eventlog::{EventLog, MemoryLog, Record};
 use arc_index::{parse_qido, IndexRead};
-use arc_model::{meta_key, Actor, AttrValue, Event, EventEnvelope, IndexAttrs, InstanceStored, Level, OverwritePolicy, Source};
+use arc_model::{
+    meta_key, Actor, AttrValue, Event, EventEnvelope, IndexAttrs, InstanceStored, Level,
+    OverwritePolicy, Source,
+};
 use arc_objstore::{FolderStore, ObjectStore};
 use arc_projector::Projector;
 use bytes::Bytes;
@@ -28,7 +34,11 @@ fn attrs(patient: &str, study: &str, series: &str, sop: &str) -> IndexAttrs {
 
 /// The event of instance `i`: ten instances per series, two series per study.
 fn event(i: usize, meta_sha: &str) -> Bytes {
-    let (study, series, sop) = (format!("1.2.{}", i / 20), format!("1.2.{}.{}", i / 20, i / 10), format!("1.2.{}.{}.{i}", i / 20, i / 10));
+    let (study, series, sop) = (
+        format!("1.2.{}", i / 20),
+        format!("1.2.{}.{}", i / 20, i / 10),
+        format!("1.2.{}.{}.{i}", i / 20, i / 10),
+    );
     let env = EventEnvelope::new(
         Event::InstanceStored(InstanceStored {
             study_uid: study.clone(),
@@ -61,9 +71,16 @@ impl Rig {
     async fn new() -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
-        let store: Arc<dyn ObjectStore> = Arc::new(FolderStore::open(&root.join("objects")).unwrap());
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(FolderStore::open(&root.join("objects")).unwrap());
         let projector = Projector::open(&root.join("a/projection")).unwrap();
-        Rig { _dir: dir, root, log: Arc::new(MemoryLog::new()), store, projector }
+        Rig {
+            _dir: dir,
+            root,
+            log: Arc::new(MemoryLog::new()),
+            store,
+            projector,
+        }
     }
 
     /// Appends and applies instances `from..to`.
@@ -71,15 +88,38 @@ impl Rig {
         let header = serde_json::json!({"00080018": {"vr": "UI", "Value": ["x"]}});
         let packed = zstd::bulk::compress(&serde_json::to_vec(&header).unwrap(), 3).unwrap();
         let meta_sha = arc_objstore::sha256_hex(&packed);
-        self.store.put(&meta_key(&meta_sha), Bytes::from(packed)).await.unwrap();
-        let seqs = self.log.append((from..to).map(|i| event(i, &meta_sha)).collect()).await.unwrap();
-        let records = self.log.read(seqs[0], to - from, Duration::ZERO).await.unwrap();
-        assert_eq!(records.iter().map(|r: &Record| r.seq).collect::<Vec<_>>(), seqs);
+        self.store
+            .put(&meta_key(&meta_sha), Bytes::from(packed))
+            .await
+            .unwrap();
+        let seqs = self
+            .log
+            .append((from..to).map(|i| event(i, &meta_sha)).collect())
+            .await
+            .unwrap();
+        let records = self
+            .log
+            .read(seqs[0], to - from, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(
+            records.iter().map(|r: &Record| r.seq).collect::<Vec<_>>(),
+            seqs
+        );
         self.projector.apply_batch(&records).unwrap();
     }
 
     async fn publish(&self) -> Manifest {
-        publish(&self.projector, &*self.store, &self.root.join("a/staging"), "node-a", 0).await.unwrap().manifest
+        publish(
+            &self.projector,
+            &*self.store,
+            &self.root.join("a/staging"),
+            "node-a",
+            0,
+        )
+        .await
+        .unwrap()
+        .manifest
     }
 
     fn folder(&self, key: &str) -> std::path::PathBuf {
@@ -88,10 +128,15 @@ impl Rig {
 }
 
 fn instances(p: &Projector) -> u64 {
-    p.index().count(&parse_qido(Level::Instance, &[]).unwrap()).unwrap()
+    p.index()
+        .count(&parse_qido(Level::Instance, &[]).unwrap())
+        .unwrap()
 }
 
-async fn restore_into(rig: &Rig, name: &str) -> (Option<arc_projector::Restored>, std::path::PathBuf) {
+async fn restore_into(
+    rig: &Rig,
+    name: &str,
+) -> (Option<arc_projector::Restored>, std::path::PathBuf) {
     let dir = rig.root.join(name).join("projection");
     std::fs::create_dir_all(&dir).unwrap();
     let end = rig.log.end().await.unwrap();
@@ -104,7 +149,10 @@ async fn a_restored_projection_answers_as_the_one_it_was_taken_from() {
     rig.add(0, 45).await;
     let m = rig.publish().await;
     assert_eq!(m.position, 45);
-    assert!(m.files.iter().any(|f| f.path == "state.redb") && m.files.iter().any(|f| f.path == "index/meta.json"));
+    assert!(
+        m.files.iter().any(|f| f.path == "state.redb")
+            && m.files.iter().any(|f| f.path == "index/meta.json")
+    );
     // The staging folder is gone; the manifest's sizes are those of the uploaded objects.
     assert!(!rig.root.join("a/staging").exists());
     for f in &m.files {
@@ -115,7 +163,10 @@ async fn a_restored_projection_answers_as_the_one_it_was_taken_from() {
 
     let (restored, dir) = restore_into(&rig, "b").await;
     let restored = restored.expect("a snapshot to restore");
-    assert_eq!((restored.generation.as_str(), restored.position), (m.generation.as_str(), 45));
+    assert_eq!(
+        (restored.generation.as_str(), restored.position),
+        (m.generation.as_str(), 45)
+    );
     let b = Projector::open(&dir).unwrap();
     assert_eq!(b.applied(), 45);
     assert_eq!(instances(&b), 45);
@@ -124,8 +175,14 @@ async fn a_restored_projection_answers_as_the_one_it_was_taken_from() {
     assert_eq!(b.applied(), 50);
     assert_eq!(instances(&b), instances(&rig.projector));
     let q = parse_qido(Level::Study, &[("PatientID".into(), "P2".into())]).unwrap();
-    assert_eq!(b.index().search(&q).unwrap().hits.len(), rig.projector.index().search(&q).unwrap().hits.len());
-    assert_eq!(b.state().series("1.2.2.4").unwrap(), rig.projector.state().series("1.2.2.4").unwrap());
+    assert_eq!(
+        b.index().search(&q).unwrap().hits.len(),
+        rig.projector.index().search(&q).unwrap().hits.len()
+    );
+    assert_eq!(
+        b.state().series("1.2.2.4").unwrap(),
+        rig.projector.state().series("1.2.2.4").unwrap()
+    );
 }
 
 #[tokio::test]
@@ -145,7 +202,10 @@ async fn a_damaged_newest_generation_is_passed_over_for_an_older_one() {
     let (restored, dir) = restore_into(&rig, "b").await;
     assert_eq!(restored.map(|r| r.generation), Some(old.generation));
     assert_eq!(Projector::open(&dir).unwrap().applied(), 20);
-    assert!(!dir.with_extension("restoring").exists(), "the damaged download is cleaned up");
+    assert!(
+        !dir.with_extension("restoring").exists(),
+        "the damaged download is cleaned up"
+    );
 }
 
 #[tokio::test]
@@ -156,24 +216,46 @@ async fn a_generation_without_manifest_or_beyond_the_log_is_not_restored() {
     rig.add(10, 25).await;
     // An upload cut short before its manifest: every file there, no manifest.
     let partial = rig.publish().await;
-    rig.store.delete(&Manifest::key(&partial.generation)).await.unwrap();
+    rig.store
+        .delete(&Manifest::key(&partial.generation))
+        .await
+        .unwrap();
     // A generation from another, longer log.
     let foreign = Generation::new_name(10_000);
     for f in &good.files {
-        let bytes = rig.store.get(&format!("snapshots/{}/{}", good.generation, f.path)).await.unwrap();
-        rig.store.put(&format!("snapshots/{foreign}/{}", f.path), bytes).await.unwrap();
+        let bytes = rig
+            .store
+            .get(&format!("snapshots/{}/{}", good.generation, f.path))
+            .await
+            .unwrap();
+        rig.store
+            .put(&format!("snapshots/{foreign}/{}", f.path), bytes)
+            .await
+            .unwrap();
     }
     let mut m = good.clone();
     m.generation = foreign.clone();
     m.position = 10_000;
-    rig.store.put(&Manifest::key(&foreign), Bytes::from(serde_json::to_vec(&m).unwrap())).await.unwrap();
+    rig.store
+        .put(
+            &Manifest::key(&foreign),
+            Bytes::from(serde_json::to_vec(&m).unwrap()),
+        )
+        .await
+        .unwrap();
 
     let listed = Generation::list(&*rig.store).await.unwrap();
-    assert_eq!(listed.iter().map(|g| (g.name.as_str(), g.complete)).collect::<Vec<_>>(), vec![
-        (foreign.as_str(), true),
-        (partial.generation.as_str(), false),
-        (good.generation.as_str(), true),
-    ]);
+    assert_eq!(
+        listed
+            .iter()
+            .map(|g| (g.name.as_str(), g.complete))
+            .collect::<Vec<_>>(),
+        vec![
+            (foreign.as_str(), true),
+            (partial.generation.as_str(), false),
+            (good.generation.as_str(), true),
+        ]
+    );
     let (restored, _) = restore_into(&rig, "b").await;
     assert_eq!(restored.map(|r| r.generation), Some(good.generation));
 }
@@ -195,9 +277,19 @@ async fn pruning_keeps_the_newest_complete_generations() {
         names.push(rig.publish().await.generation);
     }
     assert_eq!(prune(&*rig.store, 3).await.unwrap(), 2);
-    let left: Vec<String> = Generation::list(&*rig.store).await.unwrap().into_iter().map(|g| g.name).collect();
+    let left: Vec<String> = Generation::list(&*rig.store)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
     assert_eq!(left, names[2..].iter().rev().cloned().collect::<Vec<_>>());
-    assert!(rig.store.list(&format!("snapshots/{}/", names[0])).await.unwrap().is_empty());
+    assert!(rig
+        .store
+        .list(&format!("snapshots/{}/", names[0]))
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(prune(&*rig.store, 3).await.unwrap(), 0);
 }
 
@@ -207,7 +299,10 @@ async fn one_lease_holder_and_takeover_after_expiry() {
     let ttl = Duration::from_millis(600);
     let mut a = Lease::new(rig.store.clone(), "a", ttl);
     let mut b = Lease::new(rig.store.clone(), "b", ttl);
-    assert!(!a.tick(false).await.unwrap(), "a node that may not take does not");
+    assert!(
+        !a.tick(false).await.unwrap(),
+        "a node that may not take does not"
+    );
     assert!(a.tick(true).await.unwrap());
     assert!(!b.tick(true).await.unwrap());
     assert!(a.tick(true).await.unwrap(), "renewal");
@@ -216,7 +311,10 @@ async fn one_lease_holder_and_takeover_after_expiry() {
     assert!(!a.held(), "a stops acting before the lease can expire");
     assert!(b.tick(true).await.unwrap());
     assert_eq!(b.current().await.unwrap().unwrap().node_id, "b");
-    assert!(!a.tick(true).await.unwrap(), "a sees b's unexpired lease and steps back");
+    assert!(
+        !a.tick(true).await.unwrap(),
+        "a sees b's unexpired lease and steps back"
+    );
     b.release().await.unwrap();
     assert!(b.current().await.unwrap().is_none());
     assert!(a.tick(true).await.unwrap());
@@ -226,19 +324,45 @@ async fn one_lease_holder_and_takeover_after_expiry() {
 async fn layout_documents_are_written_once_per_change_and_only_forward() {
     let rig = Rig::new().await;
     rig.add(0, 15).await;
-    let archive = Archive::new(rig.log.clone(), rig.store.clone(), rig.projector.clone(), OverwritePolicy::Never, Duration::from_secs(1));
-    let w = LayoutWriter::new(rig.store.clone(), rig.log.clone(), rig.projector.state(), archive.retrieve());
+    let archive = Archive::new(
+        rig.log.clone(),
+        rig.store.clone(),
+        rig.projector.clone(),
+        OverwritePolicy::Never,
+        Duration::from_secs(1),
+    );
+    let w = LayoutWriter::new(
+        rig.store.clone(),
+        rig.log.clone(),
+        rig.projector.state(),
+        archive.retrieve(),
+    );
     let pass = |p: arc_cluster::Pass| (p.cursor, p.written, p.failed.len());
     assert_eq!(pass(w.pass(0, 15, []).await.unwrap()), (15, 2, 0));
     let key = series_key("1.2.0", "1.2.0.1");
-    assert_eq!(read_layout_position(&*rig.store, &key).await.unwrap(), Some(14));
+    assert_eq!(
+        read_layout_position(&*rig.store, &key).await.unwrap(),
+        Some(14)
+    );
     let doc = zstd::stream::decode_all(&rig.store.get(&key).await.unwrap()[..]).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
-    assert_eq!(doc.as_array().unwrap().len(), 5, "the series' five instances");
+    assert_eq!(
+        doc.as_array().unwrap().len(),
+        5,
+        "the series' five instances"
+    );
     // Nothing changed: nothing written. A change to one series: that one only.
     assert_eq!(pass(w.pass(0, 15, []).await.unwrap()), (15, 0, 0));
     rig.add(15, 16).await;
     assert_eq!(pass(w.pass(15, 16, []).await.unwrap()), (16, 1, 0));
-    assert_eq!(read_layout_position(&*rig.store, &key).await.unwrap(), Some(15));
-    assert_eq!(read_layout_position(&*rig.store, &series_key("1.2.0", "1.2.0.0")).await.unwrap(), Some(9));
+    assert_eq!(
+        read_layout_position(&*rig.store, &key).await.unwrap(),
+        Some(15)
+    );
+    assert_eq!(
+        read_layout_position(&*rig.store, &series_key("1.2.0", "1.2.0.0"))
+            .await
+            .unwrap(),
+        Some(9)
+    );
 }

@@ -33,7 +33,12 @@ pub struct Progress {
 
 impl Progress {
     pub(crate) fn opened(applied: u64) -> Self {
-        Progress { opened_at: applied, restored: None, log_end: None, log_end_at: None }
+        Progress {
+            opened_at: applied,
+            restored: None,
+            log_end: None,
+            log_end_at: None,
+        }
     }
 }
 

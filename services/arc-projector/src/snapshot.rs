@@ -52,7 +52,11 @@ impl Projector {
             let index = self.writer.lock().expect("index writer lock");
             self.checkpoint()?;
             let read = self.db.begin_read()?;
-            let state_next = read.open_table(META)?.get(NEXT)?.map(|v| v.value()).unwrap_or(0);
+            let state_next = read
+                .open_table(META)?
+                .get(NEXT)?
+                .map(|v| v.value())
+                .unwrap_or(0);
             let (position, files) = index.link_commit(&staging.join("index"))?;
             if position != state_next {
                 // Both are written by every batch; they differ only after a crash until the
@@ -69,7 +73,10 @@ impl Projector {
         txn.commit()?;
         drop(read);
         drop(dest);
-        let mut files: Vec<String> = index_files.into_iter().map(|f| format!("index/{f}")).collect();
+        let mut files: Vec<String> = index_files
+            .into_iter()
+            .map(|f| format!("index/{f}"))
+            .collect();
         files.push("state.redb".to_string());
         files.sort();
         Ok(SnapshotFiles { position, files })

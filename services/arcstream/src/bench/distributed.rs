@@ -5,7 +5,9 @@
 //! QIDO-RS queries go round the nodes too, WADO-RS reads on the next node. Then the newest
 //! snapshot's size, and how a fresh node fares that starts from it.
 
-use super::measure::{self, percentile, Errors, Measured, Plan, Shape, StowLevel, StowRequest, WadoLevel};
+use super::measure::{
+    self, percentile, Errors, Measured, Plan, Shape, StowLevel, StowRequest, WadoLevel,
+};
 use super::servers::{self, Server};
 use super::testservers;
 use anyhow::Result;
@@ -65,11 +67,20 @@ pub(crate) struct Extra {
 }
 
 fn root_of(server: &Server) -> String {
-    server.base.split("/aets/").next().unwrap_or(&server.base).to_string()
+    server
+        .base
+        .split("/aets/")
+        .next()
+        .unwrap_or(&server.base)
+        .to_string()
 }
 
 async fn status(client: &reqwest::Client, server: &Server) -> Option<serde_json::Value> {
-    let r = client.get(format!("{}/health", root_of(server))).send().await.ok()?;
+    let r = client
+        .get(format!("{}/health", root_of(server)))
+        .send()
+        .await
+        .ok()?;
     r.json().await.ok()
 }
 
@@ -83,40 +94,83 @@ pub(crate) async fn bench(
 ) -> Result<(Measured, Extra)> {
     let n = args.nodes.max(1);
     let backends = testservers::prepare(args.log.as_deref(), args.store.as_deref(), dir)?;
-    let total: usize = plan.stow.iter().flat_map(|(_, r)| r).map(|r| r.instances).sum();
+    let total: usize = plan
+        .stow
+        .iter()
+        .flat_map(|(_, r)| r)
+        .map(|r| r.instances)
+        .sum();
     let snapshot_events = args.snapshot_events.unwrap_or((total as u64 / 4).max(10));
     let node_args = |name: &str| -> Vec<String> {
-        ["--log", &backends.log, "--store", &backends.store, "--node-id", name, "--snapshot-events", &snapshot_events.to_string()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "--log",
+            &backends.log,
+            "--store",
+            &backends.store,
+            "--node-id",
+            name,
+            "--snapshot-events",
+            &snapshot_events.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let mut nodes = Vec::new();
     for i in 0..n {
         let name = format!("node{}", i + 1);
-        eprintln!("bench: starting distributed {name} ({})", backends.description);
+        eprintln!(
+            "bench: starting distributed {name} ({})",
+            backends.description
+        );
         let data = dir.join(&name);
         let log = dir.join(format!("{name}.log"));
-        nodes.push(servers::start_arcstream_with(exe, &data, &log, &node_args(&name), &backends.env).await?);
+        nodes.push(
+            servers::start_arcstream_with(exe, &data, &log, &node_args(&name), &backends.env)
+                .await?,
+        );
     }
     let label = format!("arcstream ×{n} (Kafka + S3)");
-    let mut m = Measured::new(&label, format!("{} ({}), {}", env!("CARGO_PKG_VERSION"), super::build_kind(), backends.description));
-    let mut extra = Extra { nodes: n, backends: backends.description.clone(), ..Extra::default() };
+    let mut m = Measured::new(
+        &label,
+        format!(
+            "{} ({}), {}",
+            env!("CARGO_PKG_VERSION"),
+            super::build_kind(),
+            backends.description
+        ),
+    );
+    let mut extra = Extra {
+        nodes: n,
+        backends: backends.description.clone(),
+        ..Extra::default()
+    };
     let outcome = run(&mut nodes, client, plan, &mut m, &mut extra).await;
     m.peak_rss_kib = nodes.iter().filter_map(Server::vm_hwm_kib).max();
     if let Err(e) = outcome {
         m.errors.add(format!("measurement stopped: {e:#}"));
-        m.errors.add(format!("node1 log tail:\n{}", nodes[0].log_tail(30)));
+        m.errors
+            .add(format!("node1 log tail:\n{}", nodes[0].log_tail(30)));
         return Ok((m, extra));
     }
     snapshot_figures(dir, &mut extra, snapshot_events, &nodes, client).await;
-    extra.publish_ms =
-        (0..n).flat_map(|i| published(&dir.join(format!("node{}.log", i + 1)))).map(|p| (p.stage_ms, p.upload_ms)).collect();
+    extra.publish_ms = (0..n)
+        .flat_map(|i| published(&dir.join(format!("node{}.log", i + 1))))
+        .map(|p| (p.stage_ms, p.upload_ms))
+        .collect();
     // A fresh node: restore the newest snapshot, replay the tail, serve.
     let name = format!("node{}", n + 1);
     eprintln!("bench: starting a fresh {name} from the newest snapshot");
     let started = Instant::now();
-    match servers::start_arcstream_with(exe, &dir.join(&name), &dir.join(format!("{name}.log")), &node_args(&name), &backends.env).await {
+    match servers::start_arcstream_with(
+        exe,
+        &dir.join(&name),
+        &dir.join(format!("{name}.log")),
+        &node_args(&name),
+        &backends.env,
+    )
+    .await
+    {
         Ok(mut fresh) => {
             let secs = started.elapsed().as_secs_f64();
             if let Some(s) = status(client, &fresh).await {
@@ -136,22 +190,41 @@ pub(crate) async fn bench(
             m.errors.add(format!("a node did not stop cleanly: {e:#}"));
         }
     }
-    m.disk_bytes = Some((0..n).map(|i| servers::dir_size(&dir.join(format!("node{}", i + 1)))).sum());
+    m.disk_bytes = Some(
+        (0..n)
+            .map(|i| servers::dir_size(&dir.join(format!("node{}", i + 1))))
+            .sum(),
+    );
     extra.bucket_bytes = backends.bucket_dir.as_deref().map(servers::dir_size);
     Ok((m, extra))
 }
 
-async fn run(nodes: &mut [Server], client: &reqwest::Client, plan: &Plan, m: &mut Measured, extra: &mut Extra) -> Result<()> {
+async fn run(
+    nodes: &mut [Server],
+    client: &reqwest::Client,
+    plan: &Plan,
+    m: &mut Measured,
+    extra: &mut Extra,
+) -> Result<()> {
     let bases: Vec<String> = nodes.iter().map(|s| s.base.clone()).collect();
     // Every node's reported lag, every 100 ms, while the STOW-RS load runs.
     let samples = Arc::new(Mutex::new(Vec::new()));
     let sampling = {
-        let (samples, client, roots) = (samples.clone(), client.clone(), nodes.iter().map(root_of).collect::<Vec<_>>());
+        let (samples, client, roots) = (
+            samples.clone(),
+            client.clone(),
+            nodes.iter().map(root_of).collect::<Vec<_>>(),
+        );
         tokio::spawn(async move {
             loop {
                 for root in &roots {
                     if let Ok(r) = client.get(format!("{root}/health")).send().await {
-                        if let Some(lag) = r.json::<serde_json::Value>().await.ok().and_then(|v| v["lag"].as_f64()) {
+                        if let Some(lag) = r
+                            .json::<serde_json::Value>()
+                            .await
+                            .ok()
+                            .and_then(|v| v["lag"].as_f64())
+                        {
                             samples.lock().expect("samples").push(lag);
                         }
                     }
@@ -168,16 +241,37 @@ async fn run(nodes: &mut [Server], client: &reqwest::Client, plan: &Plan, m: &mu
         if requests.is_empty() {
             continue;
         }
-        eprintln!("bench: distributed: STOW-RS, {} requests at concurrency {c} over {} nodes", requests.len(), bases.len());
-        let level = stow(client, &bases, *c, requests, &plan.series[first..], &mut m.errors, &mut extra.visible_ms).await;
+        eprintln!(
+            "bench: distributed: STOW-RS, {} requests at concurrency {c} over {} nodes",
+            requests.len(),
+            bases.len()
+        );
+        let level = stow(
+            client,
+            &bases,
+            *c,
+            requests,
+            &plan.series[first..],
+            &mut m.errors,
+            &mut extra.visible_ms,
+        )
+        .await;
         first += requests.len();
-        eprintln!("bench: distributed:   {} of {} stored in {:.2} s", level.stored, level.sent, level.secs);
+        eprintln!(
+            "bench: distributed:   {} of {} stored in {:.2} s",
+            level.stored, level.sent, level.secs
+        );
         m.stow.push(level);
     }
     sampling.abort();
     extra.lag_events = std::mem::take(&mut *samples.lock().expect("samples"));
-    m.visibility = Some(measure::visibility(client, &bases[1 % bases.len()], &plan.series, &mut m.errors).await);
-    eprintln!("bench: distributed: QIDO-RS, {} queries one at a time, round the nodes", plan.queries.len());
+    m.visibility = Some(
+        measure::visibility(client, &bases[1 % bases.len()], &plan.series, &mut m.errors).await,
+    );
+    eprintln!(
+        "bench: distributed: QIDO-RS, {} queries one at a time, round the nodes",
+        plan.queries.len()
+    );
     let mut qido: Vec<(Shape, Vec<f64>)> = Shape::ALL.iter().map(|&s| (s, Vec::new())).collect();
     for (i, q) in plan.queries.iter().enumerate() {
         let t = Instant::now();
@@ -187,14 +281,20 @@ async fn run(nodes: &mut [Server], client: &reqwest::Client, plan: &Plan, m: &mu
         }
         match got {
             Ok(k) if k == q.expected => {}
-            Ok(k) => m.errors.add(format!("QIDO-RS {}: {k} results, expected {}", q.path, q.expected)),
+            Ok(k) => m.errors.add(format!(
+                "QIDO-RS {}: {k} results, expected {}",
+                q.path, q.expected
+            )),
             Err(e) => m.errors.add(format!("QIDO-RS {}: {e}", q.path)),
         }
     }
     m.qido = qido;
     for (i, &c) in plan.levels.iter().enumerate() {
         let base = &bases[(i + 1) % bases.len()];
-        eprintln!("bench: distributed: WADO-RS, {} studies at concurrency {c}", plan.studies.len());
+        eprintln!(
+            "bench: distributed: WADO-RS, {} studies at concurrency {c}",
+            plan.studies.len()
+        );
         let level: WadoLevel = measure::wado(client, base, c, &plan.studies, &mut m.errors).await;
         m.wado.push(level);
     }
@@ -215,7 +315,10 @@ async fn stow(
     let start = Instant::now();
     let probes = Arc::new(Mutex::new(Vec::new()));
     let mut results = futures::stream::iter(requests.iter().enumerate().map(|(k, r)| {
-        let (base, next) = (&bases[k % bases.len()], bases[(k + 1) % bases.len()].clone());
+        let (base, next) = (
+            &bases[k % bases.len()],
+            bases[(k + 1) % bases.len()].clone(),
+        );
         let probes = probes.clone();
         let (study, se, count) = series.get(k).cloned().unwrap_or_default();
         async move {
@@ -227,9 +330,17 @@ async fn stow(
                 let probe = tokio::spawn(async move {
                     let answered = Instant::now();
                     let url = format!("{next}/studies/{study}/series/{se}/instances");
-                    let r = client.get(url).header("Arc-Min-Sequence", seq.to_string()).header(ACCEPT, "application/dicom+json").send().await;
+                    let r = client
+                        .get(url)
+                        .header("Arc-Min-Sequence", seq.to_string())
+                        .header(ACCEPT, "application/dicom+json")
+                        .send()
+                        .await;
                     let listed = match r {
-                        Ok(r) if r.status().is_success() => r.json::<Vec<serde_json::Value>>().await.map_or(0, |v| v.len()),
+                        Ok(r) if r.status().is_success() => r
+                            .json::<Vec<serde_json::Value>>()
+                            .await
+                            .map_or(0, |v| v.len()),
                         _ => 0,
                     };
                     (listed == count).then(|| answered.elapsed().as_secs_f64() * 1e3)
@@ -268,7 +379,11 @@ async fn stow(
 }
 
 /// One STOW-RS request: instances stored and the answer's `Arc-Sequence`.
-async fn stow_one(client: &reqwest::Client, base: &str, req: &StowRequest) -> Result<(usize, Option<u64>), String> {
+async fn stow_one(
+    client: &reqwest::Client,
+    base: &str,
+    req: &StowRequest,
+) -> Result<(usize, Option<u64>), String> {
     let resp = client
         .post(format!("{base}/studies"))
         .header(CONTENT_TYPE, &req.content_type)
@@ -278,23 +393,46 @@ async fn stow_one(client: &reqwest::Client, base: &str, req: &StowRequest) -> Re
         .await
         .map_err(|e| format!("request failed: {e:#}"))?;
     let status = resp.status();
-    let seq = resp.headers().get("arc-sequence").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let text = resp.text().await.map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
+    let seq = resp
+        .headers()
+        .get("arc-sequence")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
     if !status.is_success() {
         return Err(format!("HTTP {status}: {}", measure::snippet(&text)));
     }
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("answer is not JSON ({e})"))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("answer is not JSON ({e})"))?;
     let stored = doc["00081199"]["Value"].as_array().map_or(0, Vec::len);
     if stored != req.instances {
-        return Err(format!("HTTP {status}: {stored} of {} stored: {}", req.instances, measure::snippet(&text)));
+        return Err(format!(
+            "HTTP {status}: {stored} of {} stored: {}",
+            req.instances,
+            measure::snippet(&text)
+        ));
     }
     Ok((stored, seq))
 }
 
 /// Waits (up to a minute) for a snapshot within `every` events of the log's end, as the
 /// nodes' logs report them.
-async fn snapshot_figures(dir: &Path, extra: &mut Extra, every: u64, nodes: &[Server], client: &reqwest::Client) {
-    let Some(end) = status(client, &nodes[0]).await.and_then(|s| s["log_end"].as_u64()) else { return };
+async fn snapshot_figures(
+    dir: &Path,
+    extra: &mut Extra,
+    every: u64,
+    nodes: &[Server],
+    client: &reqwest::Client,
+) {
+    let Some(end) = status(client, &nodes[0])
+        .await
+        .and_then(|s| s["log_end"].as_u64())
+    else {
+        return;
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let newest = (0..nodes.len())
@@ -340,7 +478,10 @@ fn published(log: &Path) -> Vec<PublishedLine> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let field = |line: &str, name: &str| -> Option<u64> {
         let rest = &line[line.find(&format!(" {name}="))? + name.len() + 2..];
-        rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
     };
     text.lines()
         .filter(|l| l.contains("snapshot published"))
@@ -364,7 +505,11 @@ fn p(values: &[f64], q: f64) -> String {
 /// The markdown section of what only the distributed mode has.
 pub(crate) fn render(e: &Extra) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "#### Distributed mode: {} nodes on {}\n", e.nodes, e.backends);
+    let _ = writeln!(
+        s,
+        "#### Distributed mode: {} nodes on {}\n",
+        e.nodes, e.backends
+    );
     let _ = writeln!(
         s,
         "- Projection lag under the STOW-RS load, from a STOW-RS answer on one node until the next node lists the \
@@ -387,7 +532,10 @@ pub(crate) fn render(e: &Extra) -> String {
             let _ = writeln!(s, "- Newest snapshot: position {pos} of a log of {end} events, {files} files, {:.2} MB", bytes as f64 / 1e6);
         }
         None => {
-            let _ = writeln!(s, "- No snapshot near the log's end within a minute of the load");
+            let _ = writeln!(
+                s,
+                "- No snapshot near the log's end within a minute of the load"
+            );
         }
     }
     if !e.publish_ms.is_empty() {
@@ -411,7 +559,11 @@ pub(crate) fn render(e: &Extra) -> String {
         );
     }
     if let Some(b) = e.bucket_bytes {
-        let _ = writeln!(s, "- Bucket prefix after the run: {:.1} MB (blobs, headers, snapshots, studies/ layout)", b as f64 / 1e6);
+        let _ = writeln!(
+            s,
+            "- Bucket prefix after the run: {:.1} MB (blobs, headers, snapshots, studies/ layout)",
+            b as f64 / 1e6
+        );
     }
     let _ = writeln!(s, "- \"Disk used\" of this column is the nodes' local projections (their data folders) together.\n");
     s

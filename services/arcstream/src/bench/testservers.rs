@@ -25,7 +25,10 @@ pub(crate) struct Backends {
 impl Drop for Backends {
     fn drop(&mut self) {
         for (stop, run) in self.started.iter().rev() {
-            let _ = std::process::Command::new(stop).arg(run).stdout(std::process::Stdio::null()).status();
+            let _ = std::process::Command::new(stop)
+                .arg(run)
+                .stdout(std::process::Stdio::null())
+                .status();
         }
     }
 }
@@ -41,7 +44,8 @@ fn repo_root() -> Result<PathBuf> {
 
 /// `export K='V'` lines of a start script's env file.
 fn read_env(path: &Path) -> Result<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(text
         .lines()
         .filter_map(|l| l.strip_prefix("export "))
@@ -56,7 +60,11 @@ fn run(script: &Path, run_dir: &Path) -> Result<()> {
         .output()
         .with_context(|| format!("cannot run {}", script.display()))?;
     if !out.status.success() {
-        bail!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -68,7 +76,9 @@ fn with_suffix(uri: &str, suffix: &str) -> String {
         Some((p, q)) => (p.trim_end_matches('/'), format!("?{q}")),
         None => (uri.trim_end_matches('/'), String::new()),
     };
-    let has_path = path.split_once("://").is_some_and(|(_, rest)| rest.contains('/'));
+    let has_path = path
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'));
     let sep = if has_path { '-' } else { '/' };
     format!("{path}{sep}{suffix}{query}")
 }
@@ -95,10 +105,13 @@ pub(crate) fn prepare(log: Option<&str>, store: Option<&str>, dir: &Path) -> Res
             let root = repo_root()?;
             let run_dir = dir.join("kafka");
             eprintln!("bench: starting a local tansu broker (infra/kafka/start.sh)");
-            b.started.push((root.join("infra/kafka/stop.sh"), run_dir.clone()));
+            b.started
+                .push((root.join("infra/kafka/stop.sh"), run_dir.clone()));
             run(&root.join("infra/kafka/start.sh"), &run_dir)?;
             let env = read_env(&run_dir.join("env"))?;
-            let addr = env.get("ARCSTREAM_TEST_KAFKA").context("start.sh wrote no ARCSTREAM_TEST_KAFKA")?;
+            let addr = env
+                .get("ARCSTREAM_TEST_KAFKA")
+                .context("start.sh wrote no ARCSTREAM_TEST_KAFKA")?;
             b.log = format!("kafka://{addr}/arcstream-{tag}");
             said.push("a local tansu broker (memory engine, infra/kafka)".to_string());
         }
@@ -112,10 +125,15 @@ pub(crate) fn prepare(log: Option<&str>, store: Option<&str>, dir: &Path) -> Res
             let root = repo_root()?;
             let run_dir = dir.join("s3");
             eprintln!("bench: starting a local S3 server (infra/s3/start.sh)");
-            b.started.push((root.join("infra/s3/stop.sh"), run_dir.clone()));
+            b.started
+                .push((root.join("infra/s3/stop.sh"), run_dir.clone()));
             run(&root.join("infra/s3/start.sh"), &run_dir)?;
             let env = read_env(&run_dir.join("env"))?;
-            let get = |k: &str| env.get(k).cloned().with_context(|| format!("start.sh wrote no {k}"));
+            let get = |k: &str| {
+                env.get(k)
+                    .cloned()
+                    .with_context(|| format!("start.sh wrote no {k}"))
+            };
             let bucket = get("ARCSTREAM_TEST_S3_BUCKET")?;
             b.store = format!(
                 "s3://{bucket}/{tag}?endpoint={}&path_style=true&region={}",
@@ -123,11 +141,21 @@ pub(crate) fn prepare(log: Option<&str>, store: Option<&str>, dir: &Path) -> Res
                 get("ARCSTREAM_TEST_S3_REGION")?
             );
             b.env = vec![
-                ("AWS_ACCESS_KEY_ID".into(), get("ARCSTREAM_TEST_S3_ACCESS_KEY")?),
-                ("AWS_SECRET_ACCESS_KEY".into(), get("ARCSTREAM_TEST_S3_SECRET_KEY")?),
+                (
+                    "AWS_ACCESS_KEY_ID".into(),
+                    get("ARCSTREAM_TEST_S3_ACCESS_KEY")?,
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY".into(),
+                    get("ARCSTREAM_TEST_S3_SECRET_KEY")?,
+                ),
                 ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
             ];
-            b.bucket_dir = Some(PathBuf::from(get("ARCSTREAM_TEST_S3_DATA")?).join(bucket).join(&tag));
+            b.bucket_dir = Some(
+                PathBuf::from(get("ARCSTREAM_TEST_S3_DATA")?)
+                    .join(bucket)
+                    .join(&tag),
+            );
             said.push("a local s3s-fs server (a folder, infra/s3)".to_string());
         }
     }
@@ -141,8 +169,14 @@ mod tests {
 
     #[test]
     fn suffixes_go_before_the_query() {
-        assert_eq!(with_suffix("kafka://b:9092/events?x=1", "t"), "kafka://b:9092/events-t?x=1");
+        assert_eq!(
+            with_suffix("kafka://b:9092/events?x=1", "t"),
+            "kafka://b:9092/events-t?x=1"
+        );
         assert_eq!(with_suffix("s3://bucket/p/", "t"), "s3://bucket/p-t");
-        assert_eq!(with_suffix("s3://bucket?region=x", "t"), "s3://bucket/t?region=x");
+        assert_eq!(
+            with_suffix("s3://bucket?region=x", "t"),
+            "s3://bucket/t?region=x"
+        );
     }
 }
