@@ -41,15 +41,9 @@ OPERATIONS = ROOT / "docs" / "operations.md"
 # Settings of distributed mode that the deployment files already use but the binary does
 # not read yet (others are adding them). Each entry: environment name -> arc-config key.
 # When a name becomes readable, test_pending_names_are_still_pending fails: remove it here.
-PENDING_ENV = {
-    "ARCSTREAM_NODE_ID": "node_id",  # node identity for the snapshot lease; default: host name
-    # Events between snapshots. The issue names the key `snapshot_every` but the variable
-    # ARCSTREAM_SNAPSHOT_EVENTS: arc-config derives ARCSTREAM_ + KEY, so the key must be
-    # `snapshot_events` or arc-config must alias it; the staleness test reports either way.
-    "ARCSTREAM_SNAPSHOT_EVENTS": "snapshot_every",
-}
+PENDING_ENV = {}
 # Endpoints the probes use that the binary does not serve yet (same rule: remove when served).
-PENDING_ROUTES = {"/ready"}
+PENDING_ROUTES = set()
 # Names the binary reads that are not its own settings.
 EXTERNAL_ENV = {
     "RUST_LOG",  # tracing's EnvFilter::try_from_default_env (main.rs)

@@ -1,5 +1,6 @@
 """schemathesis hooks for test_openapi.py (loaded through SCHEMATHESIS_HOOKS): STOW-RS bodies
-as multipart/related, the node's AE title, and Arc-Min-Sequence positions the node has reached."""
+as multipart/related, the node's AE title, and Arc-Min-Sequence (header or `min-sequence`) positions the
+node has reached."""
 import schemathesis
 from schemathesis.transport.requests import REQUESTS_TRANSPORT
 
@@ -30,3 +31,11 @@ def map_headers(ctx, headers):
     if headers and isinstance(headers.get("Arc-Min-Sequence"), str) and headers["Arc-Min-Sequence"].isdigit():
         headers["Arc-Min-Sequence"] = "0"
     return headers
+
+
+@schemathesis.hook
+def map_query(ctx, query):
+    # The query form of Arc-Min-Sequence (`min-sequence`), likewise.
+    if query and str(query.get("min-sequence", "")).isdigit():
+        query["min-sequence"] = 0
+    return query

@@ -7,10 +7,13 @@ mod spool;
 mod store;
 
 pub use retrieve::{Retrieve, RetrieveError};
-pub use spool::{clean_spool_dir, spool_body, PartContent, SpoolError, SpooledPart, MEMORY_PART_LIMIT};
+pub use spool::{
+    clean_spool_dir, spool_body, PartContent, SpoolError, SpooledPart, MEMORY_PART_LIMIT,
+};
 pub use store::{
-    PartOutcome, PartResult, Prepared, StoreContext, StoreReport, StoreRequest, CANNOT_UNDERSTAND, COERCION_OF_DATA_ELEMENTS,
-    DATA_SET_DOES_NOT_MATCH, DIFF_STUDY_INSTANCE_UID, FULL_PARSE_LIMIT, OUT_OF_RESOURCES,
+    PartOutcome, PartResult, Prepared, StoreContext, StoreReport, StoreRequest, CANNOT_UNDERSTAND,
+    COERCION_OF_DATA_ELEMENTS, DATA_SET_DOES_NOT_MATCH, DIFF_STUDY_INSTANCE_UID, FULL_PARSE_LIMIT,
+    OUT_OF_RESOURCES,
 };
 
 use arc_eventlog::EventLog;
@@ -49,7 +52,14 @@ impl Archive {
         overwrite: OverwritePolicy,
         write_wait: Duration,
     ) -> Self {
-        Archive { log, store, projector, overwrite, write_wait, spool_dir: std::env::temp_dir().join("arcstream-spool") }
+        Archive {
+            log,
+            store,
+            projector,
+            overwrite,
+            write_wait,
+            spool_dir: std::env::temp_dir().join("arcstream-spool"),
+        }
     }
 
     /// Spools large request parts under `dir` (the node's data folder), removing leftovers
@@ -84,6 +94,9 @@ impl Archive {
 
     /// Read access to stored objects.
     pub fn retrieve(&self) -> Retrieve {
-        Retrieve { store: self.store.clone(), state: self.projector.state() }
+        Retrieve {
+            store: self.store.clone(),
+            state: self.projector.state(),
+        }
     }
 }

@@ -32,10 +32,19 @@ pub struct Retrieve {
 
 impl Retrieve {
     /// The instances addressed by a study, series or instance, in storage order.
-    pub fn select(&self, study: &str, series: Option<&str>, instance: Option<&str>) -> Result<Vec<(String, InstanceRec)>, RetrieveError> {
+    pub fn select(
+        &self,
+        study: &str,
+        series: Option<&str>,
+        instance: Option<&str>,
+    ) -> Result<Vec<(String, InstanceRec)>, RetrieveError> {
         let found = match instance {
             Some(sop) => match self.state.instance(sop)? {
-                Some(rec) if rec.study_uid == study && series.is_none_or(|s| s == rec.series_uid) => vec![(sop.to_string(), rec)],
+                Some(rec)
+                    if rec.study_uid == study && series.is_none_or(|s| s == rec.series_uid) =>
+                {
+                    vec![(sop.to_string(), rec)]
+                }
                 _ => vec![],
             },
             None => self.state.instances_of(study, series)?,
@@ -57,13 +66,21 @@ impl Retrieve {
     }
 
     /// The stored bytes of an instance as a stream of chunks (flat memory for large objects).
-    pub async fn stream(&self, rec: &InstanceRec) -> Result<arc_objstore::ObjectStream, RetrieveError> {
+    pub async fn stream(
+        &self,
+        rec: &InstanceRec,
+    ) -> Result<arc_objstore::ObjectStream, RetrieveError> {
         Ok(self.store.get_stream(&blob_key(&rec.sha256)).await?)
     }
 
     /// The last log position and time (Unix ms) that changed a study, series or instance:
     /// what ETag and Last-Modified derive from (ARCHITECTURE.md section 4).
-    pub fn version(&self, study: &str, series: Option<&str>, instance: Option<&str>) -> Result<(u64, i64), RetrieveError> {
+    pub fn version(
+        &self,
+        study: &str,
+        series: Option<&str>,
+        instance: Option<&str>,
+    ) -> Result<(u64, i64), RetrieveError> {
         let found = match (series, instance) {
             (_, Some(i)) => self.state.instance(i)?.map(|r| (r.seq, r.modified)),
             (Some(se), None) => self.state.series(se)?.map(|r| (r.seq, r.modified)),
@@ -73,7 +90,11 @@ impl Retrieve {
     }
 
     /// The stored header of an instance as DICOM JSON (bulk data as relative BulkDataURIs).
-    pub async fn header(&self, sop: &str, rec: &InstanceRec) -> Result<serde_json::Value, RetrieveError> {
+    pub async fn header(
+        &self,
+        sop: &str,
+        rec: &InstanceRec,
+    ) -> Result<serde_json::Value, RetrieveError> {
         self.header_with(sop, rec, |h| h).await
     }
 
@@ -89,8 +110,10 @@ impl Retrieve {
         let packed = self.store.get(&meta_key(&rec.meta_sha256)).await?;
         let sop = sop.to_string();
         tokio::task::spawn_blocking(move || {
-            let json = decompress(&packed).map_err(|e| RetrieveError::BadHeader(sop.clone(), e.to_string()))?;
-            let header = serde_json::from_slice(&json).map_err(|e| RetrieveError::BadHeader(sop, e.to_string()))?;
+            let json = decompress(&packed)
+                .map_err(|e| RetrieveError::BadHeader(sop.clone(), e.to_string()))?;
+            let header = serde_json::from_slice(&json)
+                .map_err(|e| RetrieveError::BadHeader(sop, e.to_string()))?;
             Ok(then(header))
         })
         .await

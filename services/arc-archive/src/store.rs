@@ -6,7 +6,10 @@
 use crate::spool::{PartContent, SpooledPart};
 use crate::{Archive, ArchiveError};
 use arc_dicom::{parse_instance, parse_instance_header, DicomError, ParsedInstance};
-use arc_model::{blob_key, meta_key, Actor, Event, EventEnvelope, IndexAttrs, InstanceStored, OverwritePolicy, Source};
+use arc_model::{
+    blob_key, meta_key, Actor, Event, EventEnvelope, IndexAttrs, InstanceStored, OverwritePolicy,
+    Source,
+};
 use arc_projector::Outcome;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -114,27 +117,46 @@ fn parse(part: &SpooledPart) -> Result<ParsedInstance, DicomError> {
     match &part.content {
         PartContent::Memory(b) => parse_instance(b),
         PartContent::File(path) if part.size <= FULL_PARSE_LIMIT => {
-            let bytes = std::fs::read(path).map_err(|e| DicomError::Unsupported(format!("cannot read spooled part: {e}")))?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| DicomError::Unsupported(format!("cannot read spooled part: {e}")))?;
             parse_instance(&bytes)
         }
         PartContent::File(path) => {
-            let file = std::fs::File::open(path).map_err(|e| DicomError::Unsupported(format!("cannot read spooled part: {e}")))?;
-            parse_instance_header(std::io::BufReader::with_capacity(256 * 1024, file), part.size)
+            let file = std::fs::File::open(path)
+                .map_err(|e| DicomError::Unsupported(format!("cannot read spooled part: {e}")))?;
+            parse_instance_header(
+                std::io::BufReader::with_capacity(256 * 1024, file),
+                part.size,
+            )
         }
     }
 }
 
 /// Checks a parsed part against the request and makes its header blob (blocking).
 #[allow(clippy::result_large_err)] // the failure is the part's answer, built once
-fn check(parsed: ParsedInstance, part: &SpooledPart, ctx: &StoreContext, overwrite: OverwritePolicy) -> Result<(InstanceStored, Vec<u8>), PartResult> {
+fn check(
+    parsed: ParsedInstance,
+    part: &SpooledPart,
+    ctx: &StoreContext,
+    overwrite: OverwritePolicy,
+) -> Result<(InstanceStored, Vec<u8>), PartResult> {
     if let Some(study) = ctx.study_uid.as_deref() {
         if parsed.study_uid != study {
-            let reason = format!("instance belongs to study {}, not to study {study} named in the request", parsed.study_uid);
+            let reason = format!(
+                "instance belongs to study {}, not to study {study} named in the request",
+                parsed.study_uid
+            );
             return Err(failed(Some(&parsed), DIFF_STUDY_INSTANCE_UID, reason));
         }
     }
     let json = serde_json::to_vec(&parsed.header_json).expect("JSON values serialize");
-    let meta = zstd::bulk::compress(&json, 3).map_err(|e| failed(Some(&parsed), OUT_OF_RESOURCES, format!("cannot compress header: {e}")))?;
+    let meta = zstd::bulk::compress(&json, 3).map_err(|e| {
+        failed(
+            Some(&parsed),
+            OUT_OF_RESOURCES,
+            format!("cannot compress header: {e}"),
+        )
+    })?;
     let meta_sha256 = hex::encode(Sha256::digest(&meta));
     let event = InstanceStored {
         study_uid: parsed.study_uid,
@@ -156,7 +178,11 @@ fn check(parsed: ParsedInstance, part: &SpooledPart, ctx: &StoreContext, overwri
 impl Archive {
     /// Parses one part, checks it and writes its blob and header blob (blobs first: the
     /// event comes later, in [`commit`](Self::commit)). `Err` only when the store failed.
-    pub async fn prepare(&self, part: SpooledPart, ctx: &StoreContext) -> Result<PartOutcome, ArchiveError> {
+    pub async fn prepare(
+        &self,
+        part: SpooledPart,
+        ctx: &StoreContext,
+    ) -> Result<PartOutcome, ArchiveError> {
         let overwrite = self.overwrite;
         let c = ctx.clone();
         // Parsing is CPU-bound: off the async workers.
@@ -199,7 +225,11 @@ impl Archive {
     /// Appends one `InstanceStored` per prepared part in a single batch, waits for the
     /// projection, and reports each part by the projector's verdict. `Err` only when
     /// nothing was appended.
-    pub async fn commit(&self, outcomes: Vec<PartOutcome>, actor: Actor) -> Result<StoreReport, ArchiveError> {
+    pub async fn commit(
+        &self,
+        outcomes: Vec<PartOutcome>,
+        actor: Actor,
+    ) -> Result<StoreReport, ArchiveError> {
         let envelopes: Vec<EventEnvelope> = outcomes
             .iter()
             .filter_map(|p| p.as_ref().ok())
@@ -207,16 +237,29 @@ impl Archive {
             .collect();
         let mut last_seq = None;
         if !envelopes.is_empty() {
-            let records = envelopes.iter().map(|e| Bytes::from(e.to_bytes())).collect();
-            let seqs = self.log.append(records).await.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
+            let records = envelopes
+                .iter()
+                .map(|e| Bytes::from(e.to_bytes()))
+                .collect();
+            let seqs = self
+                .log
+                .append(records)
+                .await
+                .map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
             // The batch need not be contiguous (other nodes write to the same log): once the
             // highest is applied, every one of them is.
-            let last = seqs.iter().copied().max().ok_or_else(|| ArchiveError::Unavailable("the log returned no sequence".into()))?;
+            let last =
+                seqs.iter().copied().max().ok_or_else(|| {
+                    ArchiveError::Unavailable("the log returned no sequence".into())
+                })?;
             last_seq = Some(last);
             // A durable append is never answered as a failure: if the wait runs out the
             // answer is success without verdicts, carrying the position.
             if !self.projector.wait_applied(last, self.write_wait).await {
-                tracing::warn!(seq = last, "projection did not catch up in time; answering from the append");
+                tracing::warn!(
+                    seq = last,
+                    "projection did not catch up in time; answering from the append"
+                );
             }
         }
         let state = self.projector.state();
@@ -254,11 +297,23 @@ impl Archive {
     /// Stores the parts of one request held in memory. Returns `Err` only when nothing was
     /// appended.
     pub async fn store(&self, req: StoreRequest) -> Result<StoreReport, ArchiveError> {
-        let StoreRequest { parts, study_uid, actor, source } = req;
-        let ctx = StoreContext { study_uid, source, coerced: IndexAttrs::new() };
+        let StoreRequest {
+            parts,
+            study_uid,
+            actor,
+            source,
+        } = req;
+        let ctx = StoreContext {
+            study_uid,
+            source,
+            coerced: IndexAttrs::new(),
+        };
         let mut outcomes = Vec::with_capacity(parts.len());
         for p in parts {
-            outcomes.push(self.prepare(SpooledPart::from_bytes(Vec::new(), p), &ctx).await?);
+            outcomes.push(
+                self.prepare(SpooledPart::from_bytes(Vec::new(), p), &ctx)
+                    .await?,
+            );
         }
         self.commit(outcomes, actor).await
     }
@@ -266,7 +321,11 @@ impl Archive {
 
 /// Writes a content-addressed object unless it is already there. `put_if_absent` answering
 /// false means the object is present and durable, so a crash cannot lose a blob an event names.
-async fn put_absent(store: &dyn arc_objstore::ObjectStore, key: &str, data: Bytes) -> arc_objstore::Result<()> {
+async fn put_absent(
+    store: &dyn arc_objstore::ObjectStore,
+    key: &str,
+    data: Bytes,
+) -> arc_objstore::Result<()> {
     let len = data.len() as u64;
     if !store.put_if_absent(key, data.clone()).await? && store.head(key).await? != Some(len) {
         store.put(key, data).await?;

@@ -65,6 +65,15 @@ pub struct NodeConfig {
     /// bounds disk use per request, not memory; the default 4 GiB admits the 2 GB requests
     /// dcm4chee-arc-light accepts.
     pub max_request_bytes: u64,
+    /// This node's name in the snapshot lease, in manifests and in `/health`; `None`: the
+    /// host name (see [`NodeConfig::node_id`]).
+    pub node_id: Option<String>,
+    /// Events between two snapshots the lease holder publishes; 0: none. Only nodes on a
+    /// shared log (not `file://` or `memory://`) publish.
+    pub snapshot_events: u64,
+    /// `/ready` answers 200 while the projection is at most this many events behind the
+    /// log's end.
+    pub ready_max_lag: u64,
 }
 
 impl Default for NodeConfig {
@@ -80,6 +89,9 @@ impl Default for NodeConfig {
             qido_default_limit: 1000,
             qido_max_limit: 10_000,
             max_request_bytes: 4 << 30,
+            node_id: None,
+            snapshot_events: 10_000,
+            ready_max_lag: 1000,
         }
     }
 }
@@ -97,6 +109,9 @@ pub const KEYS: &[&str] = &[
     "qido_default_limit",
     "qido_max_limit",
     "max_request_bytes",
+    "node_id",
+    "snapshot_events",
+    "ready_max_lag",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +127,9 @@ struct FileConfig {
     qido_default_limit: Option<u64>,
     qido_max_limit: Option<u64>,
     max_request_bytes: Option<u64>,
+    node_id: Option<String>,
+    snapshot_events: Option<u64>,
+    ready_max_lag: Option<u64>,
 }
 
 impl NodeConfig {
@@ -119,10 +137,14 @@ impl NodeConfig {
     pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let mut cfg = NodeConfig::default();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-            let parsed: FileConfig = toml::from_str(&text)
-                .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let parsed: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
             let FileConfig {
                 listen,
                 aet,
@@ -134,6 +156,9 @@ impl NodeConfig {
                 qido_default_limit,
                 qido_max_limit,
                 max_request_bytes,
+                node_id,
+                snapshot_events,
+                ready_max_lag,
             } = parsed;
             let pairs = [
                 ("listen", listen),
@@ -143,9 +168,18 @@ impl NodeConfig {
                 ("store", store),
                 ("overwrite", overwrite),
                 ("write_wait_ms", write_wait_ms.map(|v| v.to_string())),
-                ("qido_default_limit", qido_default_limit.map(|v| v.to_string())),
+                (
+                    "qido_default_limit",
+                    qido_default_limit.map(|v| v.to_string()),
+                ),
                 ("qido_max_limit", qido_max_limit.map(|v| v.to_string())),
-                ("max_request_bytes", max_request_bytes.map(|v| v.to_string())),
+                (
+                    "max_request_bytes",
+                    max_request_bytes.map(|v| v.to_string()),
+                ),
+                ("node_id", node_id),
+                ("snapshot_events", snapshot_events.map(|v| v.to_string())),
+                ("ready_max_lag", ready_max_lag.map(|v| v.to_string())),
             ];
             for (key, value) in pairs {
                 if let Some(value) = value {
@@ -169,10 +203,17 @@ impl NodeConfig {
             value: value.to_string(),
             why: why.to_string(),
         };
-        let number = || value.trim().parse::<u64>().map_err(|_| invalid("expected a whole number"));
+        let number = || {
+            value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| invalid("expected a whole number"))
+        };
         match key {
             "listen" => {
-                self.listen = value.parse().map_err(|_| invalid("expected HOST:PORT, e.g. 127.0.0.1:8080"))?
+                self.listen = value
+                    .parse()
+                    .map_err(|_| invalid("expected HOST:PORT, e.g. 127.0.0.1:8080"))?
             }
             "aet" => self.aet = value.to_string(),
             "data_dir" => self.data_dir = PathBuf::from(value),
@@ -189,7 +230,24 @@ impl NodeConfig {
             "qido_default_limit" => self.qido_default_limit = number()?,
             "qido_max_limit" => self.qido_max_limit = number()?,
             "max_request_bytes" => self.max_request_bytes = number()?,
-            _ => return Err(invalid(&format!("unknown setting; known: {}", KEYS.join(", ")))),
+            "node_id" => {
+                let v = value.trim();
+                // It goes into logs, JSON and the lease object: printable, no spaces.
+                if v.is_empty() || v.len() > 128 || !v.chars().all(|c| c.is_ascii_graphic()) {
+                    return Err(invalid(
+                        "expected 1 to 128 printable ASCII characters without spaces",
+                    ));
+                }
+                self.node_id = Some(v.to_string())
+            }
+            "snapshot_events" => self.snapshot_events = number()?,
+            "ready_max_lag" => self.ready_max_lag = number()?,
+            _ => {
+                return Err(invalid(&format!(
+                    "unknown setting; known: {}",
+                    KEYS.join(", ")
+                )))
+            }
         }
         Ok(())
     }
@@ -199,7 +257,10 @@ impl NodeConfig {
         // PS3.5 6.2: an AE title is 1 to 16 characters of the default repertoire, no backslash or controls.
         let aet_ok = !self.aet.trim().is_empty()
             && self.aet.len() <= 16
-            && self.aet.chars().all(|c| c.is_ascii_graphic() && c != '\\' || c == ' ');
+            && self
+                .aet
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '\\' || c == ' ');
         if !aet_ok {
             return Err(ConfigError::Invalid {
                 key: "aet".into(),
@@ -211,7 +272,10 @@ impl NodeConfig {
             return Err(ConfigError::Invalid {
                 key: "qido_default_limit".into(),
                 value: self.qido_default_limit.to_string(),
-                why: format!("must be between 1 and qido_max_limit ({})", self.qido_max_limit),
+                why: format!(
+                    "must be between 1 and qido_max_limit ({})",
+                    self.qido_max_limit
+                ),
             });
         }
         Ok(())
@@ -219,7 +283,9 @@ impl NodeConfig {
 
     /// The event log URI in force.
     pub fn log_uri(&self) -> String {
-        self.log_uri.clone().unwrap_or_else(|| format!("file://{}", self.data_dir.join("log").display()))
+        self.log_uri
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("log").display()))
     }
 
     /// The object store URI in force.
@@ -233,6 +299,30 @@ impl NodeConfig {
     pub fn projection_dir(&self) -> PathBuf {
         self.data_dir.join("projection")
     }
+
+    /// This node's id: the setting, else the host name (unique per container and pod),
+    /// else `arcstream`.
+    pub fn node_id(&self) -> String {
+        if let Some(id) = &self.node_id {
+            return id.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_graphic()))
+            .unwrap_or_else(|| "arcstream".to_string())
+    }
+
+    /// Whether the log is shared with other nodes (so snapshots are worth publishing): any
+    /// log but the embedded `file://` and the process-local `memory://`.
+    pub fn shared_log(&self) -> bool {
+        let uri = self.log_uri();
+        !(uri.starts_with("file://")
+            || uri.starts_with("memory://")
+            || uri.starts_with("mem://")
+            || !uri.contains("://"))
+    }
 }
 
 #[cfg(test)]
@@ -244,13 +334,32 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("arc-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("a.toml");
-        std::fs::write(&file, "aet = \"FILEAE\"\nlisten = \"127.0.0.1:9000\"\noverwrite = \"always\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "aet = \"FILEAE\"\nlisten = \"127.0.0.1:9000\"\noverwrite = \"always\"\n",
+        )
+        .unwrap();
         let env = HashMap::from([("ARCSTREAM_LISTEN".to_string(), "127.0.0.1:9100".to_string())]);
         let cfg = NodeConfig::load(Some(&file), &env).unwrap();
         assert_eq!(cfg.aet, "FILEAE");
         assert_eq!(cfg.listen.port(), 9100);
         assert_eq!(cfg.overwrite, Overwrite::Always);
-        assert_eq!(NodeConfig::load(None, &HashMap::new()).unwrap(), NodeConfig::default());
+        assert_eq!(
+            NodeConfig::load(None, &HashMap::new()).unwrap(),
+            NodeConfig::default()
+        );
+        let env = HashMap::from([
+            ("ARCSTREAM_NODE_ID".to_string(), "node-2".to_string()),
+            ("ARCSTREAM_SNAPSHOT_EVENTS".to_string(), "500".to_string()),
+            ("ARCSTREAM_READY_MAX_LAG".to_string(), "20".to_string()),
+        ]);
+        let cfg = NodeConfig::load(None, &env).unwrap();
+        assert_eq!(
+            (cfg.node_id(), cfg.snapshot_events, cfg.ready_max_lag),
+            ("node-2".to_string(), 500, 20)
+        );
+        assert!(!NodeConfig::default().node_id().is_empty());
+        assert!(NodeConfig::default().set("node_id", "a b").is_err());
     }
 
     #[test]
@@ -270,7 +379,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("b.toml");
         std::fs::write(&file, "aet = \"X\"\nlistn = \"1\"\n").unwrap();
-        let err = NodeConfig::load(Some(&file), &HashMap::new()).unwrap_err().to_string();
+        let err = NodeConfig::load(Some(&file), &HashMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listn"), "{err}");
     }
 }

@@ -60,11 +60,16 @@ pub enum BulkValue {
 /// The media type of a compressed bitstream of a transfer syntax (PS3.18 Table 8.7.3-2).
 pub fn bitstream_media_type(ts: &str) -> &'static str {
     match ts {
-        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51" | "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => "image/jpeg",
+        "1.2.840.10008.1.2.4.50"
+        | "1.2.840.10008.1.2.4.51"
+        | "1.2.840.10008.1.2.4.57"
+        | "1.2.840.10008.1.2.4.70" => "image/jpeg",
         "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => "image/jls",
         "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" => "image/jp2",
         "1.2.840.10008.1.2.4.92" | "1.2.840.10008.1.2.4.93" => "image/jpx",
-        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => "image/jphc",
+        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => {
+            "image/jphc"
+        }
         "1.2.840.10008.1.2.5" => "image/dicom-rle",
         "1.2.840.10008.1.2.4.100" | "1.2.840.10008.1.2.4.101" => "video/mpeg",
         t if t.starts_with("1.2.840.10008.1.2.4.10") => "video/mp4",
@@ -91,7 +96,11 @@ pub fn bulk_value_any(bytes: &[u8], path: &str) -> Result<Option<BulkValue>, Dic
     value_at(&file, path, &meta.transfer_syntax)
 }
 
-fn value_at(root: &InMemDicomObject, path: &str, ts: &str) -> Result<Option<BulkValue>, DicomError> {
+fn value_at(
+    root: &InMemDicomObject,
+    path: &str,
+    ts: &str,
+) -> Result<Option<BulkValue>, DicomError> {
     let steps = parse_path(path)?;
     let mut obj: &InMemDicomObject = root;
     let mut iter = steps.iter().peekable();
@@ -116,7 +125,11 @@ fn value_at(root: &InMemDicomObject, path: &str, ts: &str) -> Result<Option<Bulk
                 } else {
                     vec![fragments.iter().flat_map(|f| f.iter().copied()).collect()]
                 };
-                return Ok(Some(BulkValue::Encapsulated { media_type: bitstream_media_type(ts), transfer_syntax: ts.to_string(), frames }));
+                return Ok(Some(BulkValue::Encapsulated {
+                    media_type: bitstream_media_type(ts),
+                    transfer_syntax: ts.to_string(),
+                    frames,
+                }));
             }
             (Value::Sequence(_), None) => return Ok(None),
             (Value::Sequence(seq), Some(Step::Item(i))) => match seq.items().get(*i) {

@@ -23,17 +23,19 @@ mod xml;
 mod xml_read;
 
 pub use build::{build_instance, BuildError, BulkPart, Supplements, IMPLEMENTATION_CLASS_UID};
-pub use media::{jpeg_info, mp4_info, png_decode, PixelModule};
 pub use bulk::{bitstream_media_type, bulk_value, bulk_value_any, bulk_values, BulkValue};
 pub use coerce::{apply_overrides, coercion_attr, merge_json, tag_of};
 pub use error::DicomError;
 pub use json::{attrs_to_json, BULKDATA_PREFIX, BULK_THRESHOLD};
+pub use media::{jpeg_info, mp4_info, png_decode, PixelModule};
 pub use media_type::{parse_content_type, MediaType};
 pub use multipart::{new_boundary, split_multipart, MultipartWriter, Part};
 pub use multipart_stream::{MultipartEvent, MultipartParser};
-pub use parse::{header_json, parse_instance, parse_instance_header, ParsedInstance, MAX_HEADER_BYTES};
-pub use xml::json_to_native_xml;
-pub use xml_read::native_xml_to_json;
+pub use parse::{
+    header_json, parse_instance, parse_instance_header, ParsedInstance, MAX_HEADER_BYTES,
+};
 pub use pixels::{can_decode, transcode};
 pub use ts::{is_encapsulated, to_explicit_vr_le};
+pub use xml::json_to_native_xml;
 pub use xml::{attrs_to_xml, keyword_of};
+pub use xml_read::native_xml_to_json;

@@ -295,17 +295,11 @@ mod tests {
     type Parsed = Vec<(Vec<(String, String)>, Vec<u8>)>;
 
     /// Parses `body` fed in chunks of `size`; returns (headers, content) per part.
-    fn parse(
-        body: &[u8],
-        boundary: &str,
-        size: usize,
-    ) -> Result<Parsed, DicomError> {
+    fn parse(body: &[u8], boundary: &str, size: usize) -> Result<Parsed, DicomError> {
         let mut p = MultipartParser::new(boundary)?;
         let mut out: Parsed = Vec::new();
         let mut open = false;
-        let mut drain = |p: &mut MultipartParser,
-                         out: &mut Parsed|
-         -> Result<(), DicomError> {
+        let mut drain = |p: &mut MultipartParser, out: &mut Parsed| -> Result<(), DicomError> {
             while let Some(e) = p.next_event()? {
                 match e {
                     MultipartEvent::PartStart(h) => {
@@ -351,21 +345,20 @@ mod tests {
     #[test]
     fn agrees_with_split_multipart_at_every_chunking() {
         for (body, boundary) in BODIES {
-            let want: Option<Parsed> =
-                split_multipart(&Bytes::copy_from_slice(body), boundary)
-                    .ok()
-                    .map(|parts| {
-                        parts
-                            .into_iter()
-                            .map(|p| (p.headers, p.body.to_vec()))
-                            .collect()
-                    })
-                    // one leniency more: headers, their empty line, and the delimiter at once
-                    // are a part with empty content
-                    .or_else(|| {
-                        (body.starts_with(b"--b\r\nC: x"))
-                            .then(|| vec![(vec![("C".into(), "x".into())], Vec::new())])
-                    });
+            let want: Option<Parsed> = split_multipart(&Bytes::copy_from_slice(body), boundary)
+                .ok()
+                .map(|parts| {
+                    parts
+                        .into_iter()
+                        .map(|p| (p.headers, p.body.to_vec()))
+                        .collect()
+                })
+                // one leniency more: headers, their empty line, and the delimiter at once
+                // are a part with empty content
+                .or_else(|| {
+                    (body.starts_with(b"--b\r\nC: x"))
+                        .then(|| vec![(vec![("C".into(), "x".into())], Vec::new())])
+                });
             for size in 1..=body.len() {
                 let got = parse(body, boundary, size).ok();
                 assert_eq!(

@@ -1,6 +1,7 @@
 //! `parse_instance`: one stored object (STOW part, C-STORE file) decoded into its UIDs,
 //! the index attributes of `arc_model::dictionary` and its DICOM JSON header.
 
+use crate::charset::{CharacterSets, TextKind};
 use crate::error::DicomError;
 use crate::json::dataset_to_json;
 use crate::read::open;
@@ -9,7 +10,6 @@ use arc_model::dictionary::{item_keys, Indexed, INDEXED};
 use arc_model::{AttrValue, IndexAttrs};
 use dicom_core::value::Value;
 use dicom_core::{PrimitiveValue, Tag, VR};
-use crate::charset::{CharacterSets, TextKind};
 use dicom_object::InMemDicomObject;
 
 /// What the archive needs from a stored instance.
@@ -73,7 +73,10 @@ pub const MAX_HEADER_BYTES: u64 = 64 << 20;
 ///
 /// Pixel Data is assumed present when the object goes on past the attributes read, or
 /// has an image pixel module (Rows).
-pub fn parse_instance_header<R: std::io::Read>(reader: R, len: u64) -> Result<ParsedInstance, DicomError> {
+pub fn parse_instance_header<R: std::io::Read>(
+    reader: R,
+    len: u64,
+) -> Result<ParsedInstance, DicomError> {
     let (meta, file, consumed) = crate::read_header::open_header(reader, len, MAX_HEADER_BYTES)?;
     let obj: &InMemDicomObject = &file;
     let charset = crate::text::declared_sets(obj).unwrap_or_default();
@@ -91,7 +94,10 @@ pub fn parse_instance_header<R: std::io::Read>(reader: R, len: u64) -> Result<Pa
     // hide that in a small object: an image's pixel module says it too)
     if consumed < len || attrs.contains_key("00280010") {
         let vr = if crate::ts::is_encapsulated(&meta.transfer_syntax)
-            || attrs.get("00280100").and_then(|a| a.first()).is_some_and(|b| b == "8")
+            || attrs
+                .get("00280100")
+                .and_then(|a| a.first())
+                .is_some_and(|b| b == "8")
         {
             "OB"
         } else {
@@ -133,11 +139,7 @@ pub(crate) fn parse_tag(key: &str) -> Option<Tag> {
 }
 
 /// The listed attributes present in `obj`.
-fn extract(
-    obj: &InMemDicomObject,
-    wanted: &[Indexed],
-    charset: &CharacterSets,
-) -> IndexAttrs {
+fn extract(obj: &InMemDicomObject, wanted: &[Indexed], charset: &CharacterSets) -> IndexAttrs {
     // an item may declare its own character set (PS3.5 6.1.2.5.2)
     let own = crate::text::declared_sets(obj);
     let charset = own.as_ref().unwrap_or(charset);

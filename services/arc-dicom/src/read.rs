@@ -206,7 +206,11 @@ pub(crate) fn open_raw(bytes: &[u8]) -> Result<(MetaInfo, DefaultDicomObject), D
 /// the wild, e.g. pydicom's SC_rgb_jpeg.dcm); like dcmtk and pydicom, look at the first
 /// element header: explicit VR has two upper-case letters at bytes 4..6 (PS3.5 7.1.2).
 /// `encoded` is the start of the data set, `total` its whole length.
-pub(crate) fn actual_encoding<'a>(encoded: &[u8], total: u64, ts: &'a TransferSyntax) -> &'a TransferSyntax {
+pub(crate) fn actual_encoding<'a>(
+    encoded: &[u8],
+    total: u64,
+    ts: &'a TransferSyntax,
+) -> &'a TransferSyntax {
     let Some(head) = encoded.get(..8) else {
         return ts;
     };
@@ -271,7 +275,11 @@ impl<S: Read> Guarded<DynStatefulDecoder<S>> {
             0,
         )
         .map_err(DicomError::unreadable)?;
-        Ok(Guarded { inner, limit, overrun: None })
+        Ok(Guarded {
+            inner,
+            limit,
+            overrun: None,
+        })
     }
 }
 

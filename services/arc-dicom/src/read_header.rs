@@ -41,24 +41,44 @@ impl<R: Read> Read for Counting<R> {
 /// not end within them fails. Returns the meta information, the object (text decoded to
 /// UTF-8), and how many bytes of the source were consumed (read-ahead included; less than
 /// `len` when Pixel Data follows).
-pub(crate) fn open_header<R: Read>(mut reader: R, len: u64, limit: u64) -> Result<(MetaInfo, DefaultDicomObject, u64), DicomError> {
+pub(crate) fn open_header<R: Read>(
+    mut reader: R,
+    len: u64,
+    limit: u64,
+) -> Result<(MetaInfo, DefaultDicomObject, u64), DicomError> {
     // the meta group is small: find it in the first 64 KiB
     let mut head = Vec::with_capacity(64 * 1024);
-    (&mut reader).take(64 * 1024).read_to_end(&mut head).map_err(DicomError::unreadable)?;
+    (&mut reader)
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(DicomError::unreadable)?;
     let meta = locate_meta(&head)?;
-    let table = FileMetaTable::from_reader(meta.normalized.as_slice()).map_err(DicomError::unreadable)?;
-    let ts = TransferSyntaxRegistry.get(&meta.transfer_syntax).ok_or_else(|| {
-        DicomError::unreadable_msg(format!("unknown transfer syntax {}", meta.transfer_syntax))
-    })?;
+    let table =
+        FileMetaTable::from_reader(meta.normalized.as_slice()).map_err(DicomError::unreadable)?;
+    let ts = TransferSyntaxRegistry
+        .get(&meta.transfer_syntax)
+        .ok_or_else(|| {
+            DicomError::unreadable_msg(format!("unknown transfer syntax {}", meta.transfer_syntax))
+        })?;
     let start = &head[meta.dataset_start..];
     let remaining = len.saturating_sub(meta.dataset_start as u64);
     let rest = std::io::Cursor::new(start.to_vec()).chain(reader);
-    let mut counting = Counting { inner: rest.take(limit), count: meta.dataset_start as u64 };
+    let mut counting = Counting {
+        inner: rest.take(limit),
+        count: meta.dataset_start as u64,
+    };
     let obj = match ts.codec() {
         // Deflated Explicit VR Little Endian (PS3.5 A.5): decoded as it inflates
         Codec::Dataset(Some(adapter)) => {
-            let mut inflated = BufReader::new(adapter.adapt_reader(Box::new(&mut counting)).take(MAX_INFLATED));
-            let first = inflated.fill_buf().map_err(DicomError::unreadable)?.to_vec();
+            let mut inflated = BufReader::new(
+                adapter
+                    .adapt_reader(Box::new(&mut counting))
+                    .take(MAX_INFLATED),
+            );
+            let first = inflated
+                .fill_buf()
+                .map_err(DicomError::unreadable)?
+                .to_vec();
             let ts = actual_encoding(&first, MAX_INFLATED, ts);
             read_until_pixel_data(Guarded::new(inflated, ts, MAX_INFLATED)?)?
         }
@@ -87,7 +107,9 @@ pub(crate) fn open_header<R: Read>(mut reader: R, len: u64, limit: u64) -> Resul
 /// Builds the data set from `decoder`, stopping at the top level before the first element
 /// at or past Pixel Data (7FE0,0010), the way `OpenFileOptions::read_until` does; nested
 /// items are read whole (an icon image's Pixel Data included).
-fn read_until_pixel_data<D: StatefulDecode>(mut decoder: Guarded<D>) -> Result<InMemDicomObject, DicomError> {
+fn read_until_pixel_data<D: StatefulDecode>(
+    mut decoder: Guarded<D>,
+) -> Result<InMemDicomObject, DicomError> {
     let mut tokens = DataSetReader::new(&mut decoder, DataSetReaderOptions::default());
     let built = build(&mut tokens, false);
     drop(tokens);
@@ -109,7 +131,10 @@ fn unexpected(token: Option<DataToken>) -> DicomError {
 }
 
 /// A data set (`in_item`: a sequence item, up to its end) from the reader's tokens.
-fn build<S: StatefulDecode>(tokens: &mut DataSetReader<S>, in_item: bool) -> Result<InMemDicomObject, DicomError> {
+fn build<S: StatefulDecode>(
+    tokens: &mut DataSetReader<S>,
+    in_item: bool,
+) -> Result<InMemDicomObject, DicomError> {
     let stop = |tag: Tag| !in_item && tag >= tags::PIXEL_DATA;
     let mut elements: Vec<InMemElement> = Vec::new();
     loop {
@@ -119,7 +144,12 @@ fn build<S: StatefulDecode>(tokens: &mut DataSetReader<S>, in_item: bool) -> Res
                     break;
                 }
                 match next(tokens)? {
-                    Some(DataToken::PrimitiveValue(v)) => DataElement::new_with_len(header.tag, header.vr, header.len, Value::Primitive(v)),
+                    Some(DataToken::PrimitiveValue(v)) => DataElement::new_with_len(
+                        header.tag,
+                        header.vr,
+                        header.len,
+                        Value::Primitive(v),
+                    ),
                     other => return Err(unexpected(other)),
                 }
             }
@@ -128,7 +158,12 @@ fn build<S: StatefulDecode>(tokens: &mut DataSetReader<S>, in_item: bool) -> Res
                     break;
                 }
                 let items = items(tokens)?;
-                DataElement::new_with_len(tag, VR::SQ, len, Value::Sequence(DataSetSequence::new(items, len)))
+                DataElement::new_with_len(
+                    tag,
+                    VR::SQ,
+                    len,
+                    Value::Sequence(DataSetSequence::new(items, len)),
+                )
             }
             Some(DataToken::PixelSequenceStart) => {
                 if stop(tags::PIXEL_DATA) {
@@ -146,7 +181,9 @@ fn build<S: StatefulDecode>(tokens: &mut DataSetReader<S>, in_item: bool) -> Res
 }
 
 /// The items of a sequence, up to its end.
-fn items<S: StatefulDecode>(tokens: &mut DataSetReader<S>) -> Result<Vec<InMemDicomObject>, DicomError> {
+fn items<S: StatefulDecode>(
+    tokens: &mut DataSetReader<S>,
+) -> Result<Vec<InMemDicomObject>, DicomError> {
     let mut items = Vec::new();
     loop {
         match next(tokens)? {
@@ -158,7 +195,9 @@ fn items<S: StatefulDecode>(tokens: &mut DataSetReader<S>) -> Result<Vec<InMemDi
 }
 
 /// Encapsulated pixel data (PS3.5 A.4): the Basic Offset Table and the fragments.
-fn fragments<S: StatefulDecode>(tokens: &mut DataSetReader<S>) -> Result<Value<InMemDicomObject, Vec<u8>>, DicomError> {
+fn fragments<S: StatefulDecode>(
+    tokens: &mut DataSetReader<S>,
+) -> Result<Value<InMemDicomObject, Vec<u8>>, DicomError> {
     let (mut offsets, mut fragments): (Option<Vec<u32>>, Vec<Vec<u8>>) = (None, Vec::new());
     loop {
         match next(tokens)? {
@@ -173,5 +212,8 @@ fn fragments<S: StatefulDecode>(tokens: &mut DataSetReader<S>) -> Result<Value<I
             other => return Err(unexpected(other)),
         }
     }
-    Ok(Value::PixelSequence(PixelFragmentSequence::new(offsets.unwrap_or_default(), fragments)))
+    Ok(Value::PixelSequence(PixelFragmentSequence::new(
+        offsets.unwrap_or_default(),
+        fragments,
+    )))
 }

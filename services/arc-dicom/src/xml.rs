@@ -147,11 +147,27 @@ mod tests {
     fn native_model_of_index_attributes() {
         use arc_model::{AttrValue, IndexAttrs};
         let mut item = IndexAttrs::new();
-        item.insert("00400009".into(), AttrValue::text("SH", vec!["SPS<1>".into()]));
+        item.insert(
+            "00400009".into(),
+            AttrValue::text("SH", vec!["SPS<1>".into()]),
+        );
         let mut attrs = IndexAttrs::new();
-        attrs.insert("00100010".into(), AttrValue::text("PN", vec!["Doe^John=山田^太郎".into()]));
-        attrs.insert("00080061".into(), AttrValue::text("CS", vec!["CT".into(), "SR".into()]));
-        attrs.insert("00400275".into(), AttrValue { vr: "SQ".into(), values: vec![], items: vec![item] });
+        attrs.insert(
+            "00100010".into(),
+            AttrValue::text("PN", vec!["Doe^John=山田^太郎".into()]),
+        );
+        attrs.insert(
+            "00080061".into(),
+            AttrValue::text("CS", vec!["CT".into(), "SR".into()]),
+        );
+        attrs.insert(
+            "00400275".into(),
+            AttrValue {
+                vr: "SQ".into(),
+                values: vec![],
+                items: vec![item],
+            },
+        );
         let xml = attrs_to_xml(&attrs);
         assert!(xml.contains("<DicomAttribute tag=\"00100010\" vr=\"PN\" keyword=\"PatientName\"><PersonName number=\"1\"><Alphabetic><FamilyName>Doe</FamilyName><GivenName>John</GivenName></Alphabetic><Ideographic><FamilyName>山田</FamilyName><GivenName>太郎</GivenName></Ideographic></PersonName></DicomAttribute>"), "{xml}");
         assert!(xml.contains("<Value number=\"1\">CT</Value><Value number=\"2\">SR</Value>"));

@@ -4,8 +4,8 @@
 //! the same files (`str(ds.PatientName)`, `ds.OperatorsName`, …).
 
 use arc_dicom::{header_json, parse_instance};
-use std::io::Read;
 use serde_json::json;
+use std::io::Read;
 
 fn charset_file(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -107,7 +107,9 @@ fn raw_conversion_keeps_the_stored_text_bytes() {
 /// of each, and where the data set starts. Defined lengths only (as in these fixtures).
 fn top_level(bytes: &[u8]) -> (usize, Vec<(usize, usize, u32)>) {
     let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]) as usize;
-    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+    let u32_at = |i: usize| {
+        u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
+    };
     assert_eq!(&bytes[128..132], b"DICM");
     // (0002,0000) UL gives the length of the rest of the meta group
     let start = 132 + 12 + u32_at(140);
@@ -115,8 +117,27 @@ fn top_level(bytes: &[u8]) -> (usize, Vec<(usize, usize, u32)>) {
     let mut pos = start;
     while pos < bytes.len() {
         let tag = (u16_at(pos) as u32) << 16 | u16_at(pos + 2) as u32;
-        let long = matches!(&bytes[pos + 4..pos + 6], b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV");
-        let (head, len) = if long { (12, u32_at(pos + 8)) } else { (8, u16_at(pos + 6)) };
+        let long = matches!(
+            &bytes[pos + 4..pos + 6],
+            b"OB"
+                | b"OD"
+                | b"OF"
+                | b"OL"
+                | b"OV"
+                | b"OW"
+                | b"SQ"
+                | b"SV"
+                | b"UC"
+                | b"UN"
+                | b"UR"
+                | b"UT"
+                | b"UV"
+        );
+        let (head, len) = if long {
+            (12, u32_at(pos + 8))
+        } else {
+            (8, u16_at(pos + 6))
+        };
         assert_ne!(len, u32::MAX as usize, "undefined length in a fixture");
         out.push((pos, pos + head + len, tag));
         pos += head + len;
@@ -151,7 +172,10 @@ fn with_uids(name: &str) -> Vec<u8> {
         (0x0020_000E, "2.25.1002".into()),
     ];
     let mut out = bytes[..start].to_vec();
-    let mut missing: Vec<&(u32, String)> = uids.iter().filter(|(t, _)| !elements.iter().any(|e| e.2 == *t)).collect();
+    let mut missing: Vec<&(u32, String)> = uids
+        .iter()
+        .filter(|(t, _)| !elements.iter().any(|e| e.2 == *t))
+        .collect();
     for (from, to, tag) in &elements {
         while missing.first().is_some_and(|(t, _)| t < tag) {
             let (t, v) = missing.remove(0);
@@ -177,15 +201,22 @@ fn large_objects_decode_text_like_small_ones() {
         let small = with_uids(file);
         let full = parse_instance(&small).unwrap_or_else(|e| panic!("{file}: {e}"));
         let (_, elements) = top_level(&small);
-        let cut = elements.iter().find(|e| e.2 >= 0x7FE0_0010).map_or(small.len(), |e| e.0);
+        let cut = elements
+            .iter()
+            .find(|e| e.2 >= 0x7FE0_0010)
+            .map_or(small.len(), |e| e.0);
         let mut head = small[..cut].to_vec();
         head.extend_from_slice(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0]);
         head.extend_from_slice(&PIXELS.to_le_bytes());
         let len = head.len() as u64 + u64::from(PIXELS);
         let big = std::io::Cursor::new(head).chain(std::io::repeat(0).take(u64::from(PIXELS)));
-        let large = arc_dicom::parse_instance_header(big, len).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let large =
+            arc_dicom::parse_instance_header(big, len).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(large.attrs, full.attrs, "{file}");
-        let (h, f) = (large.header_json.as_object().unwrap(), full.header_json.as_object().unwrap());
+        let (h, f) = (
+            large.header_json.as_object().unwrap(),
+            full.header_json.as_object().unwrap(),
+        );
         for (k, v) in f.iter().filter(|(k, _)| k.as_str() < "7FE00010") {
             assert_eq!(h.get(k), Some(v), "{file} {k}");
         }

@@ -14,7 +14,11 @@ fn root() -> PathBuf {
 
 fn expected() -> serde_json::Map<String, Value> {
     let text = std::fs::read_to_string(root().join("pixels/expected.json")).expect("expected.json");
-    serde_json::from_str::<Value>(&text).unwrap().as_object().unwrap().clone()
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone()
 }
 
 /// Samples as pydicom gives them: Bits Stored applied, sign-extended, LE, Bits Allocated wide.
@@ -88,7 +92,12 @@ fn every_compressed_fixture_decodes_like_pydicom() {
         if let Some(reason) = exp.get("error") {
             // pydicom cannot decode it either: we must fail cleanly or decode, never panic
             let r = pixels::frames(&bytes, &[1], true);
-            eprintln!("{name}: pydicom fails ({reason}); arcstream: {}", r.as_ref().map(|_| "decodes".to_string()).unwrap_or_else(|e| e.to_string()));
+            eprintln!(
+                "{name}: pydicom fails ({reason}); arcstream: {}",
+                r.as_ref()
+                    .map(|_| "decodes".to_string())
+                    .unwrap_or_else(|e| e.to_string())
+            );
             continue;
         }
         let n = exp["frames"].as_u64().unwrap() as u32;
@@ -100,7 +109,11 @@ fn every_compressed_fixture_decodes_like_pydicom() {
                 continue;
             }
         };
-        let (rows, cols, spp) = (exp["rows"].as_u64().unwrap() as usize, exp["columns"].as_u64().unwrap() as usize, exp["samples"].as_u64().unwrap() as usize);
+        let (rows, cols, spp) = (
+            exp["rows"].as_u64().unwrap() as usize,
+            exp["columns"].as_u64().unwrap() as usize,
+            exp["samples"].as_u64().unwrap() as usize,
+        );
         let ba = exp["bits_allocated"].as_u64().unwrap() as usize;
         let bs = exp["bits_stored"].as_u64().unwrap() as u32;
         let signed = exp["signed"].as_bool().unwrap();
@@ -112,9 +125,18 @@ fn every_compressed_fixture_decodes_like_pydicom() {
             if sha == exp["frame_sha256"][i].as_str().unwrap() {
                 continue;
             }
-            let want: Vec<f64> = exp["frame_blocks"][i].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let want: Vec<f64> = exp["frame_blocks"][i]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
             let got = blocks(&canon, rows, cols, spp, ba, signed);
-            let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let worst = want
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
             let tolerance = tolerance(exp["transfer_syntax"].as_str().unwrap(), bs, spp);
             if !lossy || worst > tolerance || want.len() != got.len() {
                 failures.push(format!("{name} frame {}: {} (lossy {lossy}), block means differ by up to {worst:.2} (tolerance {tolerance:.2})", i + 1, if lossy { "differs" } else { "not bit-exact" }));
@@ -122,7 +144,12 @@ fn every_compressed_fixture_decodes_like_pydicom() {
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked >= 46, "only {checked} fixtures checked");
 }
 
@@ -132,32 +159,62 @@ fn every_compressed_fixture_decodes_like_pydicom() {
 #[test]
 fn jpeg_lossy_decodes_as_its_fixed_version() {
     let exp = expected();
-    assert!(exp["pydicom/JPEG-lossy.dcm"].get("error").is_some(), "pydicom now decodes JPEG-lossy.dcm");
+    assert!(
+        exp["pydicom/JPEG-lossy.dcm"].get("error").is_some(),
+        "pydicom now decodes JPEG-lossy.dcm"
+    );
     let fixed = &exp["pydicom/JPGExtended.dcm"];
     let bytes = std::fs::read(root().join("pydicom/JPEG-lossy.dcm")).unwrap();
     let data = pixels::frames(&bytes, &[1], true).unwrap();
     let got = blocks(&data.frames[0], 1024, 256, 1, 16, false);
-    let want: Vec<f64> = fixed["frame_blocks"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    let worst = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let want: Vec<f64> = fixed["frame_blocks"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let worst = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(worst <= 1.0, "block means differ by {worst}");
 }
 
 #[test]
 fn transcoded_objects_are_native_and_complete() {
-    for name in ["pydicom/JPGExtended.dcm", "pixels/SC_rgb_jpeg_ext12_422.dcm", "pixels/emri_small_jpeg_ext12.dcm", "pydicom/SC_rgb_jpeg_dcmtk.dcm", "pydicom/MR_small_jp2klossless.dcm", "pixels/emri_small_jpeg_ls_lossless.dcm", "pydicom/SC_rgb_rle_2frame.dcm", "pydicom/SC_rgb_jpeg_gdcm.dcm", "pydicom/rtdose_rle.dcm"] {
+    for name in [
+        "pydicom/JPGExtended.dcm",
+        "pixels/SC_rgb_jpeg_ext12_422.dcm",
+        "pixels/emri_small_jpeg_ext12.dcm",
+        "pydicom/SC_rgb_jpeg_dcmtk.dcm",
+        "pydicom/MR_small_jp2klossless.dcm",
+        "pixels/emri_small_jpeg_ls_lossless.dcm",
+        "pydicom/SC_rgb_rle_2frame.dcm",
+        "pydicom/SC_rgb_jpeg_gdcm.dcm",
+        "pydicom/rtdose_rle.dcm",
+    ] {
         let bytes = std::fs::read(root().join(name)).unwrap();
-        let out = pixels::transcode(&bytes, arc_dicom::ts::EXPLICIT_VR_LE).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = pixels::transcode(&bytes, arc_dicom::ts::EXPLICIT_VR_LE)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let parsed = arc_dicom::parse_instance(&out).unwrap();
         assert_eq!(parsed.transfer_syntax, arc_dicom::ts::EXPLICIT_VR_LE);
         let before = arc_dicom::parse_instance(&bytes).unwrap();
         assert_eq!(parsed.sop_instance_uid, before.sop_instance_uid);
         let info = pixels::image_info(&out).unwrap().unwrap();
         let orig = pixels::image_info(&bytes).unwrap().unwrap();
-        assert_eq!((info.rows, info.columns, info.frames), (orig.rows, orig.columns, orig.frames));
+        assert_eq!(
+            (info.rows, info.columns, info.frames),
+            (orig.rows, orig.columns, orig.frames)
+        );
         assert!(!info.encapsulated());
         // the native frames equal the decoded ones
         let all: Vec<u32> = (1..=info.frames).collect();
-        assert_eq!(pixels::frames(&out, &all, false).unwrap().frames, pixels::frames(&bytes, &all, true).unwrap().frames, "{name}");
+        assert_eq!(
+            pixels::frames(&out, &all, false).unwrap().frames,
+            pixels::frames(&bytes, &all, true).unwrap().frames,
+            "{name}"
+        );
         let json = arc_dicom::header_json(&out).unwrap();
         if name.contains("jpeg_dcmtk") || name.contains("JPGExtended") {
             // PS3.3 C.7.6.1.1.5: once lossy, always lossy
@@ -173,14 +230,27 @@ fn transcoded_objects_are_native_and_complete() {
 fn transcode_refuses_compressed_targets_and_bad_input() {
     let bytes = std::fs::read(root().join("pydicom/MR_small.dcm")).unwrap();
     assert!(pixels::transcode(&bytes, arc_dicom::ts::JPEG_BASELINE).is_err());
-    let short = std::fs::read(root().join("pixels/emri_small_jpeg_2k_lossless_too_short.dcm")).unwrap();
+    let short =
+        std::fs::read(root().join("pixels/emri_small_jpeg_2k_lossless_too_short.dcm")).unwrap();
     // must be an error or a result, never a panic
     let _ = pixels::transcode(&short, arc_dicom::ts::EXPLICIT_VR_LE);
     let sr = std::fs::read(root().join("pydicom/rtplan.dcm")).unwrap();
-    assert!(matches!(pixels::frames(&sr, &[1], true), Err(arc_dicom::DicomError::NotAnImage(_))));
+    assert!(matches!(
+        pixels::frames(&sr, &[1], true),
+        Err(arc_dicom::DicomError::NotAnImage(_))
+    ));
     let mr = std::fs::read(root().join("pydicom/MR_small.dcm")).unwrap();
-    assert!(matches!(pixels::frames(&mr, &[2], true), Err(arc_dicom::DicomError::NoSuchFrame { frame: 2, frames: 1 })));
-    assert!(matches!(pixels::frames(&mr, &[0], true), Err(arc_dicom::DicomError::NoSuchFrame { .. })));
+    assert!(matches!(
+        pixels::frames(&mr, &[2], true),
+        Err(arc_dicom::DicomError::NoSuchFrame {
+            frame: 2,
+            frames: 1
+        })
+    ));
+    assert!(matches!(
+        pixels::frames(&mr, &[0], true),
+        Err(arc_dicom::DicomError::NoSuchFrame { .. })
+    ));
 }
 
 #[test]
@@ -193,10 +263,16 @@ fn every_image_fixture_renders_in_every_format() {
                 continue;
             }
             let bytes = std::fs::read(&path).unwrap();
-            let Ok(Some(info)) = pixels::image_info(&bytes) else { continue };
+            let Ok(Some(info)) = pixels::image_info(&bytes) else {
+                continue;
+            };
             for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif] {
                 let mut params = RenderParams::new(format);
-                params.viewport = Some(pixels::Viewport { width: Some(64), height: Some(64), source: None });
+                params.viewport = Some(pixels::Viewport {
+                    width: Some(64),
+                    height: Some(64),
+                    source: None,
+                });
                 match pixels::render(&bytes, info.frames, &params) {
                     Ok(out) => assert!(out.len() > 20),
                     Err(e) => failures.push(format!("{}: {format:?}: {e}", path.display())),
@@ -208,5 +284,12 @@ fn every_image_fixture_renders_in_every_format() {
         eprintln!("{f}");
     }
     // the few that cannot render must be the known-broken or unsupported ones
-    assert!(failures.iter().all(|f| ["JPEG2000-embedded", "badVR", "MR_truncated"].iter().any(|k| f.contains(k))), "{failures:#?}");
+    assert!(
+        failures
+            .iter()
+            .all(|f| ["JPEG2000-embedded", "badVR", "MR_truncated"]
+                .iter()
+                .any(|k| f.contains(k))),
+        "{failures:#?}"
+    );
 }

@@ -87,14 +87,28 @@ impl Range {
 pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Vec<Range> {
     let values: Vec<String> = match accept_param {
         Some(p) if !p.trim().is_empty() => vec![p.to_string()],
-        _ => headers.get_all("accept").iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect(),
+        _ => headers
+            .get_all("accept")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect(),
     };
     let mut out = Vec::new();
     for value in &values {
         for raw in split_ranges(value) {
-            let text = if raw == "*" { "*/*".to_string() } else { raw.clone() };
-            let Ok(mt) = parse_content_type(&text) else { continue };
-            let q = mt.param("q").map(|q| q.trim().parse::<f32>().unwrap_or(1.0)).unwrap_or(1.0);
+            let text = if raw == "*" {
+                "*/*".to_string()
+            } else {
+                raw.clone()
+            };
+            let Ok(mt) = parse_content_type(&text) else {
+                continue;
+            };
+            let q = mt
+                .param("q")
+                .map(|q| q.trim().parse::<f32>().unwrap_or(1.0))
+                .unwrap_or(1.0);
             if q > 0.0 {
                 out.push(Range { raw, mt, q });
             }
@@ -106,7 +120,8 @@ pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Vec<Ran
 
 /// Whether the request names no media range at all (anything goes).
 fn unspecified(headers: &HeaderMap, accept_param: Option<&str>) -> bool {
-    accept_param.is_none_or(|p| p.trim().is_empty()) && headers.get_all("accept").iter().next().is_none()
+    accept_param.is_none_or(|p| p.trim().is_empty())
+        && headers.get_all("accept").iter().next().is_none()
 }
 
 /// Splits a header value at the commas that separate media ranges, not those inside quotes.
@@ -124,7 +139,10 @@ fn split_ranges(value: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn ts_of(r: &Range, default: TsChoice) -> TsChoice {
@@ -137,7 +155,10 @@ fn ts_of(r: &Range, default: TsChoice) -> TsChoice {
 
 fn not_acceptable(ranges: &[Range], offered: &str) -> ApiError {
     let asked: Vec<&str> = ranges.iter().map(|r| r.raw.as_str()).collect();
-    ApiError::NotAcceptable(format!("cannot answer with any of [{}]; offered: {offered}", asked.join(", ")))
+    ApiError::NotAcceptable(format!(
+        "cannot answer with any of [{}]; offered: {offered}",
+        asked.join(", ")
+    ))
 }
 
 const DICOM_OFFER: &str = "multipart/related; type=\"application/dicom\" (transfer-syntax=* for the stored syntax, or 1.2.840.10008.1.2.1), application/zip (transfer-syntax=* as stored, the default, or 1.2.840.10008.1.2.1)";
@@ -153,7 +174,10 @@ pub(crate) enum RetrieveFormat {
 
 /// Negotiates a DICOM retrieve: the best-rated acceptable range decides the format;
 /// `transfer-syntax` of every range of that format is taken.
-pub(crate) fn retrieve_format(headers: &HeaderMap, accept_param: Option<&str>) -> Result<RetrieveFormat, ApiError> {
+pub(crate) fn retrieve_format(
+    headers: &HeaderMap,
+    accept_param: Option<&str>,
+) -> Result<RetrieveFormat, ApiError> {
     let default = TsChoice::Listed(vec![EXPLICIT_LE.to_string()]);
     if unspecified(headers, accept_param) {
         return Ok(RetrieveFormat::Multipart(default));
@@ -175,7 +199,11 @@ pub(crate) fn retrieve_format(headers: &HeaderMap, accept_param: Option<&str>) -
     };
     let mut choice: Option<TsChoice> = None;
     for r in ranges.iter().filter(|r| kind(r) == Some(zip)) {
-        let default = if zip { TsChoice::AsStored } else { TsChoice::Listed(vec![EXPLICIT_LE.to_string()]) };
+        let default = if zip {
+            TsChoice::AsStored
+        } else {
+            TsChoice::Listed(vec![EXPLICIT_LE.to_string()])
+        };
         let c = ts_of(r, default);
         match &mut choice {
             Some(have) => have.merge(c),
@@ -183,16 +211,26 @@ pub(crate) fn retrieve_format(headers: &HeaderMap, accept_param: Option<&str>) -
         }
     }
     let choice = choice.expect("one range of the kind");
-    Ok(if zip { RetrieveFormat::Zip(choice) } else { RetrieveFormat::Multipart(choice) })
+    Ok(if zip {
+        RetrieveFormat::Zip(choice)
+    } else {
+        RetrieveFormat::Multipart(choice)
+    })
 }
 
 /// Negotiates `multipart/related; type="application/dicom"` for a DICOM retrieve (kept for
 /// the frame and WADO-URI handlers: a ZIP-only Accept is refused here).
 #[cfg(test)]
-pub(crate) fn dicom_retrieve(headers: &HeaderMap, accept_param: Option<&str>) -> Result<TsChoice, ApiError> {
+pub(crate) fn dicom_retrieve(
+    headers: &HeaderMap,
+    accept_param: Option<&str>,
+) -> Result<TsChoice, ApiError> {
     match retrieve_format(headers, accept_param)? {
         RetrieveFormat::Multipart(c) => Ok(c),
-        RetrieveFormat::Zip(_) => Err(not_acceptable(&ranges(headers, accept_param), "multipart/related; type=\"application/dicom\"")),
+        RetrieveFormat::Zip(_) => Err(not_acceptable(
+            &ranges(headers, accept_param),
+            "multipart/related; type=\"application/dicom\"",
+        )),
     }
 }
 
@@ -216,16 +254,28 @@ pub(crate) enum Structured {
 }
 
 /// Negotiates DICOM JSON or (when `xml` is offered) the Native DICOM Model.
-pub(crate) fn structured(headers: &HeaderMap, accept_param: Option<&str>, xml: bool) -> Result<Structured, ApiError> {
+pub(crate) fn structured(
+    headers: &HeaderMap,
+    accept_param: Option<&str>,
+    xml: bool,
+) -> Result<Structured, ApiError> {
     if unspecified(headers, accept_param) {
         return Ok(Structured::Json);
     }
     let ranges = ranges(headers, accept_param);
     for r in &ranges {
         match r.essence().as_str() {
-            "application/dicom+json" | "application/json" | "*/*" | "application/*" => return Ok(Structured::Json),
-            "application/dicom+xml" | "application/xml" | "text/xml" if xml => return Ok(Structured::Xml),
-            "multipart/related" if xml && r.multipart_type().as_deref() == Some("application/dicom+xml") => return Ok(Structured::Xml),
+            "application/dicom+json" | "application/json" | "*/*" | "application/*" => {
+                return Ok(Structured::Json)
+            }
+            "application/dicom+xml" | "application/xml" | "text/xml" if xml => {
+                return Ok(Structured::Xml)
+            }
+            "multipart/related"
+                if xml && r.multipart_type().as_deref() == Some("application/dicom+xml") =>
+            {
+                return Ok(Structured::Xml)
+            }
             _ => {}
         }
     }
@@ -250,20 +300,33 @@ pub(crate) struct BulkChoice {
 impl BulkChoice {
     /// Whether a compressed bitstream of this media type may be sent.
     pub(crate) fn takes(&self, media_type: &str) -> bool {
-        self.compressed.iter().any(|t| t == "*/*" || t.eq_ignore_ascii_case(media_type))
+        self.compressed
+            .iter()
+            .any(|t| t == "*/*" || t.eq_ignore_ascii_case(media_type))
     }
 }
 
 /// Negotiates the parts of a bulk data answer (PS3.18 8.7.3.3).
-pub(crate) fn bulk(headers: &HeaderMap, accept_param: Option<&str>) -> Result<BulkChoice, ApiError> {
+pub(crate) fn bulk(
+    headers: &HeaderMap,
+    accept_param: Option<&str>,
+) -> Result<BulkChoice, ApiError> {
     if unspecified(headers, accept_param) {
-        return Ok(BulkChoice { octet_stream: true, compressed: vec!["*/*".into()] });
+        return Ok(BulkChoice {
+            octet_stream: true,
+            compressed: vec!["*/*".into()],
+        });
     }
     let ranges = ranges(headers, accept_param);
-    let mut choice = BulkChoice { octet_stream: false, compressed: Vec::new() };
+    let mut choice = BulkChoice {
+        octet_stream: false,
+        compressed: Vec::new(),
+    };
     for r in &ranges {
         let t = match r.essence().as_str() {
-            "multipart/related" => r.multipart_type().unwrap_or_else(|| "application/octet-stream".into()),
+            "multipart/related" => r
+                .multipart_type()
+                .unwrap_or_else(|| "application/octet-stream".into()),
             e if r.is_any() => e.replace("multipart/*", "*/*"),
             e => e.to_string(),
         };
@@ -273,7 +336,9 @@ pub(crate) fn bulk(headers: &HeaderMap, accept_param: Option<&str>) -> Result<Bu
                 choice.octet_stream = true;
                 choice.compressed.push("*/*".into());
             }
-            other if other.starts_with("image/") || other.starts_with("video/") => choice.compressed.push(other.into()),
+            other if other.starts_with("image/") || other.starts_with("video/") => {
+                choice.compressed.push(other.into())
+            }
             _ => {}
         }
     }
@@ -295,19 +360,60 @@ mod tests {
 
     #[test]
     fn negotiates_what_clients_send() {
-        assert_eq!(dicom_retrieve(&HeaderMap::new(), None).unwrap(), TsChoice::Listed(vec![EXPLICIT_LE.into()]));
-        assert_eq!(dicom_retrieve(&h("multipart/related; type=\"application/dicom\"; transfer-syntax=*"), None).unwrap(), TsChoice::AsStored);
-        assert_eq!(dicom_retrieve(&h("multipart/related;type=application/dicom;transfer-syntax=*"), None).unwrap(), TsChoice::AsStored);
-        assert_eq!(dicom_retrieve(&h("multipart/related; type=\"application/dicom\"; transfer-syntax=\"*\""), None).unwrap(), TsChoice::AsStored);
-        assert_eq!(dicom_retrieve(&h("*/*"), None).unwrap(), TsChoice::Listed(vec![EXPLICIT_LE.into()]));
-        assert_eq!(dicom_retrieve(&h("*"), None).unwrap(), TsChoice::Listed(vec![EXPLICIT_LE.into()]));
+        assert_eq!(
+            dicom_retrieve(&HeaderMap::new(), None).unwrap(),
+            TsChoice::Listed(vec![EXPLICIT_LE.into()])
+        );
+        assert_eq!(
+            dicom_retrieve(
+                &h("multipart/related; type=\"application/dicom\"; transfer-syntax=*"),
+                None
+            )
+            .unwrap(),
+            TsChoice::AsStored
+        );
+        assert_eq!(
+            dicom_retrieve(
+                &h("multipart/related;type=application/dicom;transfer-syntax=*"),
+                None
+            )
+            .unwrap(),
+            TsChoice::AsStored
+        );
+        assert_eq!(
+            dicom_retrieve(
+                &h("multipart/related; type=\"application/dicom\"; transfer-syntax=\"*\""),
+                None
+            )
+            .unwrap(),
+            TsChoice::AsStored
+        );
+        assert_eq!(
+            dicom_retrieve(&h("*/*"), None).unwrap(),
+            TsChoice::Listed(vec![EXPLICIT_LE.into()])
+        );
+        assert_eq!(
+            dicom_retrieve(&h("*"), None).unwrap(),
+            TsChoice::Listed(vec![EXPLICIT_LE.into()])
+        );
         let two = dicom_retrieve(&h("multipart/related; type=\"application/dicom\"; transfer-syntax=1.2.840.10008.1.2.4.50, multipart/related; type=\"application/dicom\"; transfer-syntax=1.2.840.10008.1.2.1;q=0.5"), None).unwrap();
-        assert_eq!(two.pick("1.2.840.10008.1.2.4.50").as_deref(), Some("1.2.840.10008.1.2.4.50"));
+        assert_eq!(
+            two.pick("1.2.840.10008.1.2.4.50").as_deref(),
+            Some("1.2.840.10008.1.2.4.50")
+        );
         assert_eq!(two.pick("1.2.840.10008.1.2").as_deref(), Some(EXPLICIT_LE));
         assert!(dicom_retrieve(&h("image/jpeg"), None).is_err());
         // compressed objects are decompressed when the codec is there
-        assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.840.10008.1.2.4.70").as_deref(), Some(EXPLICIT_LE));
-        assert_eq!(TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.3.4.private"), None);
+        assert_eq!(
+            TsChoice::Listed(vec![EXPLICIT_LE.into()])
+                .pick("1.2.840.10008.1.2.4.70")
+                .as_deref(),
+            Some(EXPLICIT_LE)
+        );
+        assert_eq!(
+            TsChoice::Listed(vec![EXPLICIT_LE.into()]).pick("1.2.3.4.private"),
+            None
+        );
         // OHIF 3990: a parameter twice
         let dup = "multipart/related; type=application/dicom; transfer-syntax=*; transfer-syntax=*";
         assert_eq!(dicom_retrieve(&h(dup), None).unwrap(), TsChoice::AsStored);
@@ -316,27 +422,66 @@ mod tests {
     #[test]
     fn q_values_order_the_choice_and_the_query_parameter_wins() {
         let both = "multipart/related; type=\"application/dicom\"; q=0.4, application/zip; q=0.9";
-        assert_eq!(retrieve_format(&h(both), None).unwrap(), RetrieveFormat::Zip(TsChoice::AsStored));
-        let zip_le = "application/zip; transfer-syntax=1.2.840.10008.1.2.1";
-        assert_eq!(retrieve_format(&h(zip_le), None).unwrap(), RetrieveFormat::Zip(TsChoice::Listed(vec![EXPLICIT_LE.into()])));
         assert_eq!(
-            retrieve_format(&h("application/zip"), Some("multipart/related;type=\"application/dicom\";transfer-syntax=*,image/png")).unwrap(),
+            retrieve_format(&h(both), None).unwrap(),
+            RetrieveFormat::Zip(TsChoice::AsStored)
+        );
+        let zip_le = "application/zip; transfer-syntax=1.2.840.10008.1.2.1";
+        assert_eq!(
+            retrieve_format(&h(zip_le), None).unwrap(),
+            RetrieveFormat::Zip(TsChoice::Listed(vec![EXPLICIT_LE.into()]))
+        );
+        assert_eq!(
+            retrieve_format(
+                &h("application/zip"),
+                Some("multipart/related;type=\"application/dicom\";transfer-syntax=*,image/png")
+            )
+            .unwrap(),
             RetrieveFormat::Multipart(TsChoice::AsStored)
         );
         assert!(retrieve_format(&h("application/zip;q=0, image/png"), None).is_err());
-        let ApiError::NotAcceptable(msg) = retrieve_format(&h("text/html"), None).unwrap_err() else { panic!() };
-        assert!(msg.contains("text/html") && msg.contains("offered: multipart/related"), "{msg}");
+        let ApiError::NotAcceptable(msg) = retrieve_format(&h("text/html"), None).unwrap_err()
+        else {
+            panic!()
+        };
+        assert!(
+            msg.contains("text/html") && msg.contains("offered: multipart/related"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn structured_and_bulk_answers() {
-        assert_eq!(structured(&h("application/dicom+xml"), None, true).unwrap(), Structured::Xml);
-        assert_eq!(structured(&h("application/dicom+xml;q=0.5, application/dicom+json"), None, true).unwrap(), Structured::Json);
-        assert_eq!(structured(&h("multipart/related; type=\"application/dicom+xml\""), None, true).unwrap(), Structured::Xml);
+        assert_eq!(
+            structured(&h("application/dicom+xml"), None, true).unwrap(),
+            Structured::Xml
+        );
+        assert_eq!(
+            structured(
+                &h("application/dicom+xml;q=0.5, application/dicom+json"),
+                None,
+                true
+            )
+            .unwrap(),
+            Structured::Json
+        );
+        assert_eq!(
+            structured(
+                &h("multipart/related; type=\"application/dicom+xml\""),
+                None,
+                true
+            )
+            .unwrap(),
+            Structured::Xml
+        );
         assert!(json(&h("application/dicom+xml"), None).is_err());
         json(&h("text/html, application/json;q=0.1"), None).unwrap();
         // OHIF 3726: a combined Accept value
-        let b = bulk(&h("application/dicom+json, multipart/related; type=application/octet-stream"), None).unwrap();
+        let b = bulk(
+            &h("application/dicom+json, multipart/related; type=application/octet-stream"),
+            None,
+        )
+        .unwrap();
         assert!(b.octet_stream && !b.takes("image/jpeg"));
         let b = bulk(&h("multipart/related; type=\"image/jpeg\""), None).unwrap();
         assert!(!b.octet_stream && b.takes("image/jpeg"));

@@ -48,7 +48,12 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body + "\n").into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body + "\n",
+        )
+            .into_response()
     }
 }
 

@@ -8,17 +8,18 @@
 mod accept;
 mod conditional;
 mod error;
-mod pixel_params;
 mod openapi;
+mod pixel_params;
 mod qido;
 mod routes;
+mod status;
 mod stow;
 mod stow_json;
 mod urls;
 mod wado;
 mod wado_bulk;
-mod wado_meta;
 mod wado_frames;
+mod wado_meta;
 mod wado_render;
 mod wado_uri;
 mod zip;
@@ -26,6 +27,7 @@ mod zip;
 pub use error::ApiError;
 pub use openapi::OPENAPI_JSON;
 pub use routes::Routes;
+pub use status::starting_router;
 
 use arc_archive::Archive;
 use arc_config::NodeConfig;
@@ -44,6 +46,10 @@ use tower_http::cors::{Any, CorsLayer};
 pub const MIN_SEQUENCE: &str = "arc-min-sequence";
 /// Header of write answers: the log position of the request's last event.
 pub const SEQUENCE: &str = "arc-sequence";
+/// Query parameter doing what [`MIN_SEQUENCE`] does, for clients that cannot set headers.
+pub const MIN_SEQUENCE_PARAM: &str = "min-sequence";
+/// Header of every answer: events in the log this node had not applied when it answered.
+pub const LAG: &str = "arc-lag";
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -71,6 +77,7 @@ pub fn router(state: AppState) -> Router {
                 .allow_headers(Any)
                 .expose_headers([
                     HeaderName::from_static(SEQUENCE),
+                    HeaderName::from_static(LAG),
                     axum::http::header::WARNING,
                     axum::http::header::ETAG,
                     axum::http::header::LAST_MODIFIED,
@@ -89,7 +96,8 @@ pub fn routes() -> Routes {
     Routes::new()
         .nest("/aets/{aet}", aet_routes.clone())
         .nest("/dcm4chee-arc/aets/{aet}", aet_routes)
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(status::health))
+        .route("/ready", get(status::ready))
         .route("/openapi.json", get(openapi::serve))
 }
 
@@ -108,27 +116,84 @@ fn rs_routes() -> Routes {
         .route("/studies/{study}/metadata", get(wado_meta::study_metadata))
         .route("/studies/{study}/bulkdata", get(wado_bulk::study_bulkdata))
         .route("/studies/{study}/series", get(qido::study_series))
-        .route("/studies/{study}/series/count", get(qido::study_series_count))
+        .route(
+            "/studies/{study}/series/count",
+            get(qido::study_series_count),
+        )
         .route("/studies/{study}/instances", get(qido::study_instances))
-        .route("/studies/{study}/instances/count", get(qido::study_instances_count))
+        .route(
+            "/studies/{study}/instances/count",
+            get(qido::study_instances_count),
+        )
         .route("/studies/{study}/series/{series}", get(wado::series))
-        .route("/studies/{study}/series/{series}/metadata", get(wado_meta::series_metadata))
-        .route("/studies/{study}/series/{series}/bulkdata", get(wado_bulk::series_bulkdata))
-        .route("/studies/{study}/series/{series}/instances", get(qido::series_instances))
-        .route("/studies/{study}/series/{series}/instances/count", get(qido::series_instances_count))
-        .route("/studies/{study}/series/{series}/instances/{instance}", get(wado::instance))
-        .route("/studies/{study}/series/{series}/instances/{instance}/metadata", get(wado_meta::instance_metadata))
-        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata", get(wado_bulk::instance_bulkdata))
-        .route("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{*path}", get(wado_bulk::bulkdata))
-        .route("/studies/{study}/rendered", get(wado_render::study_rendered))
-        .route("/studies/{study}/thumbnail", get(wado_render::study_thumbnail))
-        .route("/studies/{study}/series/{series}/rendered", get(wado_render::series_rendered))
-        .route("/studies/{study}/series/{series}/thumbnail", get(wado_render::series_thumbnail))
-        .route("/studies/{study}/series/{series}/instances/{instance}/rendered", get(wado_render::instance_rendered))
-        .route("/studies/{study}/series/{series}/instances/{instance}/thumbnail", get(wado_render::instance_thumbnail))
-        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}", get(wado_frames::frames))
-        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered", get(wado_render::frames_rendered))
-        .route("/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/thumbnail", get(wado_render::frames_thumbnail))
+        .route(
+            "/studies/{study}/series/{series}/metadata",
+            get(wado_meta::series_metadata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/bulkdata",
+            get(wado_bulk::series_bulkdata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances",
+            get(qido::series_instances),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/count",
+            get(qido::series_instances_count),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}",
+            get(wado::instance),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/metadata",
+            get(wado_meta::instance_metadata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/bulkdata",
+            get(wado_bulk::instance_bulkdata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/bulkdata/{*path}",
+            get(wado_bulk::bulkdata),
+        )
+        .route(
+            "/studies/{study}/rendered",
+            get(wado_render::study_rendered),
+        )
+        .route(
+            "/studies/{study}/thumbnail",
+            get(wado_render::study_thumbnail),
+        )
+        .route(
+            "/studies/{study}/series/{series}/rendered",
+            get(wado_render::series_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/thumbnail",
+            get(wado_render::series_thumbnail),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/rendered",
+            get(wado_render::instance_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/thumbnail",
+            get(wado_render::instance_thumbnail),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
+            get(wado_frames::frames),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered",
+            get(wado_render::frames_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/thumbnail",
+            get(wado_render::frames_thumbnail),
+        )
 }
 
 /// Checks the AE title of the path (404 for an unknown one, as dcm4chee answers).
@@ -136,15 +201,32 @@ pub(crate) fn check_aet(state: &AppState, aet: &str) -> Result<(), ApiError> {
     if aet == state.config.aet {
         Ok(())
     } else {
-        Err(ApiError::NotFound(format!("no web application for AE title {aet}; this node serves {}", state.config.aet)))
+        Err(ApiError::NotFound(format!(
+            "no web application for AE title {aet}; this node serves {}",
+            state.config.aet
+        )))
     }
 }
 
-/// `Arc-Min-Sequence: N`: wait (bounded) until this node has applied event N.
-async fn min_sequence(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(value) = req.headers().get(MIN_SEQUENCE) {
-        let Some(seq) = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) else {
-            return ApiError::BadRequest(format!("{MIN_SEQUENCE} must be a log position (a whole number)")).into_response();
+/// `Arc-Min-Sequence: N` (or `?min-sequence=N`, which is taken out of the query before the
+/// handler sees it): wait (bounded) until this node has applied event N. Every answer
+/// carries `Arc-Lag`: events in the log this node had not applied yet.
+async fn min_sequence(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let from_query = match take_query_param(&mut req, MIN_SEQUENCE_PARAM) {
+        Ok(v) => v,
+        Err(resp) => return *resp,
+    };
+    let wanted = from_query.or_else(|| {
+        req.headers()
+            .get(MIN_SEQUENCE)
+            .map(|v| v.to_str().unwrap_or("x").to_string())
+    });
+    if let Some(value) = wanted {
+        let Some(seq) = value.trim().parse::<u64>().ok() else {
+            return ApiError::BadRequest(format!(
+                "{MIN_SEQUENCE} and {MIN_SEQUENCE_PARAM} must be a log position (a whole number)"
+            ))
+            .into_response();
         };
         let wait = Duration::from_millis(state.config.write_wait_ms.max(1000));
         if !state.archive.projector().wait_applied(seq, wait).await {
@@ -153,17 +235,85 @@ async fn min_sequence(State(state): State<AppState>, req: Request, next: Next) -
                 state.archive.projector().applied()
             ))
             .into_response();
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from_static("1"),
+            );
+            add_lag(&state, &mut resp);
             return resp;
         }
     }
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    add_lag(&state, &mut resp);
+    resp
+}
+
+fn add_lag(state: &AppState, resp: &mut Response) {
+    if let Some(lag) = state.archive.projector().lag() {
+        resp.headers_mut().insert(LAG, HeaderValue::from(lag));
+    }
+}
+
+/// Removes `name=value` from the request's query (and from the original URI that handlers
+/// build URLs from), returning the value; `Err` is a 400 answer for a repeated parameter.
+fn take_query_param(req: &mut Request, name: &str) -> Result<Option<String>, Box<Response>> {
+    let Some(query) = req.uri().query().map(str::to_string) else {
+        return Ok(None);
+    };
+    if !query.split('&').any(|p| p.split('=').next() == Some(name)) {
+        return Ok(None);
+    }
+    let mut found = Vec::new();
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|p| match p.split_once('=') {
+            Some((k, v)) if k == name => {
+                found.push(v.to_string());
+                false
+            }
+            None if *p == name => {
+                found.push(String::new());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    if found.len() > 1 {
+        return Err(Box::new(
+            ApiError::BadRequest(format!("{name} is given more than once")).into_response(),
+        ));
+    }
+    let strip = |uri: &axum::http::Uri| -> axum::http::Uri {
+        let pq = if rest.is_empty() {
+            uri.path().to_string()
+        } else {
+            format!("{}?{}", uri.path(), rest.join("&"))
+        };
+        let mut parts = uri.clone().into_parts();
+        parts.path_and_query = pq.parse().ok();
+        axum::http::Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
+    };
+    let new_uri = strip(req.uri());
+    if let Some(original) = req.extensions_mut().get_mut::<axum::extract::OriginalUri>() {
+        original.0 = strip(&original.0);
+    }
+    *req.uri_mut() = new_uri;
+    Ok(found.pop())
 }
 
 /// Adds a `Warning: 299 arcstream "…"` header (RFC 7234 5.5; PS3.18 8.4.3); the text loses
 /// quotes and control characters, which a warn-text cannot hold.
 pub(crate) fn add_warning(resp: &mut Response, text: &str) {
-    let text: String = text.chars().map(|c| if c == '"' || c == '\\' || c.is_control() || !c.is_ascii() { '\'' } else { c }).collect();
+    let text: String = text
+        .chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() || !c.is_ascii() {
+                '\''
+            } else {
+                c
+            }
+        })
+        .collect();
     if let Ok(v) = format!("299 arcstream \"{text}\"").parse() {
         resp.headers_mut().append(axum::http::header::WARNING, v);
     }

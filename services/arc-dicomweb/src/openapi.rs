@@ -24,7 +24,9 @@ mod tests {
     use std::sync::Arc;
     use tower::ServiceExt;
 
-    const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+    const METHODS: &[&str] = &[
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
 
     fn doc() -> Value {
         serde_json::from_str(OPENAPI_JSON).expect("schemas/openapi.json is JSON")
@@ -35,7 +37,13 @@ mod tests {
             .as_array()
             .expect("servers is a list")
             .iter()
-            .map(|s| s["url"].as_str().expect("server url").trim_end_matches('/').to_string())
+            .map(|s| {
+                s["url"]
+                    .as_str()
+                    .expect("server url")
+                    .trim_end_matches('/')
+                    .to_string()
+            })
             .collect()
     }
 
@@ -77,7 +85,13 @@ mod tests {
             config.overwrite,
             std::time::Duration::from_millis(10),
         );
-        (AppState { archive, config: Arc::new(config) }, dir)
+        (
+            AppState {
+                archive,
+                config: Arc::new(config),
+            },
+            dir,
+        )
     }
 
     /// The methods the router serves on `path`: a method no route has answers 405 with
@@ -94,8 +108,16 @@ mod tests {
             .body(Body::empty())
             .expect("request");
         let resp = app.clone().oneshot(req).await.expect("answer");
-        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{path} is not routed");
-        let allow = resp.headers().get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{path} is not routed"
+        );
+        let allow = resp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         allow
             .split(',')
             .map(|m| m.trim().to_ascii_uppercase())
@@ -114,25 +136,47 @@ mod tests {
             routed.insert(openapi_form(p), routed_methods(&app, p).await);
         }
         let described = described();
-        let undocumented: Vec<_> = routed.keys().filter(|p| !described.contains_key(*p)).collect();
-        assert!(undocumented.is_empty(), "routes missing from schemas/openapi.json: {undocumented:?}");
-        let unrouted: Vec<_> = described.keys().filter(|p| !routed.contains_key(*p)).collect();
-        assert!(unrouted.is_empty(), "described in schemas/openapi.json but not routed: {unrouted:?}");
+        let undocumented: Vec<_> = routed
+            .keys()
+            .filter(|p| !described.contains_key(*p))
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from schemas/openapi.json: {undocumented:?}"
+        );
+        let unrouted: Vec<_> = described
+            .keys()
+            .filter(|p| !routed.contains_key(*p))
+            .collect();
+        assert!(
+            unrouted.is_empty(),
+            "described in schemas/openapi.json but not routed: {unrouted:?}"
+        );
         for (path, methods) in &routed {
-            assert_eq!(methods, &described[path], "methods of {path}: routed vs described");
+            assert_eq!(
+                methods, &described[path],
+                "methods of {path}: routed vs described"
+            );
         }
     }
 
     #[test]
     fn document_is_complete() {
         let doc = doc();
-        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+        assert!(doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")));
         assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
         let text = OPENAPI_JSON;
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for m in METHODS.iter().filter_map(|m| item.get(*m)) {
-                let responses = m["responses"].as_object().unwrap_or_else(|| panic!("{path}: no responses"));
-                assert!(responses.keys().any(|c| c.starts_with('2')), "{path}: no success status");
+                let responses = m["responses"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{path}: no responses"));
+                assert!(
+                    responses.keys().any(|c| c.starts_with('2')),
+                    "{path}: no success status"
+                );
                 assert!(m["operationId"].is_string(), "{path}: no operationId");
             }
         }
@@ -149,7 +193,9 @@ mod tests {
     async fn the_node_serves_the_document() {
         let (state, _dir) = state();
         let app = crate::router(state);
-        let req = Request::get("/openapi.json").body(Body::empty()).expect("request");
+        let req = Request::get("/openapi.json")
+            .body(Body::empty())
+            .expect("request");
         let resp = app.oneshot(req).await.expect("answer");
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");

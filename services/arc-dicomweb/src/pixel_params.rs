@@ -10,7 +10,9 @@ use axum::http::HeaderMap;
 
 /// The query's name/value pairs.
 pub(crate) fn query_pairs(query: &Option<String>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -22,29 +24,49 @@ fn numbers(value: &str, name: &str) -> Result<Vec<f64>, ApiError> {
         .split(',')
         .map(|v| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| ApiError::BadRequest(format!("{name}={value:?}: expected comma-separated numbers")))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name}={value:?}: expected comma-separated numbers"
+            ))
+        })
 }
 
 /// `window=center,width[,function]` (PS3.18 8.3.5.1.4).
 pub(crate) fn parse_window(value: &str) -> Result<Window, ApiError> {
     let parts: Vec<&str> = value.split(',').map(str::trim).collect();
-    let bad = || ApiError::BadRequest(format!("window={value:?}: expected center,width[,linear|linear-exact|sigmoid] (PS3.18 8.3.5.1.4)"));
+    let bad = || {
+        ApiError::BadRequest(format!("window={value:?}: expected center,width[,linear|linear-exact|sigmoid] (PS3.18 8.3.5.1.4)"))
+    };
     if !(2..=3).contains(&parts.len()) {
         return Err(bad());
     }
-    let center: f64 = parts[0].parse().ok().filter(|x: &f64| x.is_finite()).ok_or_else(bad)?;
-    let width: f64 = parts[1].parse().ok().filter(|x: &f64| x.is_finite() && *x > 0.0).ok_or_else(bad)?;
+    let center: f64 = parts[0]
+        .parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite())
+        .ok_or_else(bad)?;
+    let width: f64 = parts[1]
+        .parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite() && *x > 0.0)
+        .ok_or_else(bad)?;
     let function = match parts.get(2) {
         Some(f) => WindowFunction::parse(f).ok_or_else(bad)?,
         None => WindowFunction::Linear,
     };
-    Ok(Window { center, width, function })
+    Ok(Window {
+        center,
+        width,
+        function,
+    })
 }
 
 /// `viewport=vw,vh[,sx,sy,sw,sh]` (PS3.18 8.3.5.1.3).
 pub(crate) fn parse_viewport(value: &str) -> Result<Viewport, ApiError> {
     let n = numbers(value, "viewport")?;
-    let bad = || ApiError::BadRequest(format!("viewport={value:?}: expected vw,vh[,sx,sy,sw,sh] with vw, vh from 1 to 65535 (PS3.18 8.3.5.1.3)"));
+    let bad = || {
+        ApiError::BadRequest(format!("viewport={value:?}: expected vw,vh[,sx,sy,sw,sh] with vw, vh from 1 to 65535 (PS3.18 8.3.5.1.3)"))
+    };
     if n.len() != 2 && n.len() != 6 {
         return Err(bad());
     }
@@ -57,7 +79,11 @@ pub(crate) fn parse_viewport(value: &str) -> Result<Viewport, ApiError> {
     } else {
         None
     };
-    Ok(Viewport { width: Some(size(n[0]).ok_or_else(bad)?), height: Some(size(n[1]).ok_or_else(bad)?), source })
+    Ok(Viewport {
+        width: Some(size(n[0]).ok_or_else(bad)?),
+        height: Some(size(n[1]).ok_or_else(bad)?),
+        source,
+    })
 }
 
 /// `quality=1..100` (PS3.18 8.3.5.1.5).
@@ -66,11 +92,19 @@ pub(crate) fn parse_quality(value: &str) -> Result<u8, ApiError> {
         .parse::<u8>()
         .ok()
         .filter(|q| (1..=100).contains(q))
-        .ok_or_else(|| ApiError::BadRequest(format!("quality={value:?}: expected a whole number from 1 to 100 (PS3.18 8.3.5.1.5)")))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "quality={value:?}: expected a whole number from 1 to 100 (PS3.18 8.3.5.1.5)"
+            ))
+        })
 }
 
 /// The rendering parameters of a WADO-RS query; `default_box` is the thumbnail size.
-pub(crate) fn render_params(pairs: &[(String, String)], format: ImageFormat, default_box: Option<u32>) -> Result<RenderParams, ApiError> {
+pub(crate) fn render_params(
+    pairs: &[(String, String)],
+    format: ImageFormat,
+    default_box: Option<u32>,
+) -> Result<RenderParams, ApiError> {
     let mut params = RenderParams::new(format);
     if let Some(w) = get(pairs, "window") {
         params.window = Some(parse_window(w)?);
@@ -78,7 +112,11 @@ pub(crate) fn render_params(pairs: &[(String, String)], format: ImageFormat, def
     if let Some(v) = get(pairs, "viewport") {
         params.viewport = Some(parse_viewport(v)?);
     } else if let Some(b) = default_box {
-        params.viewport = Some(Viewport { width: Some(b), height: Some(b), source: None });
+        params.viewport = Some(Viewport {
+            width: Some(b),
+            height: Some(b),
+            source: None,
+        });
     }
     if let Some(q) = get(pairs, "quality") {
         params.quality = Some(parse_quality(q)?);
@@ -88,7 +126,11 @@ pub(crate) fn render_params(pairs: &[(String, String)], format: ImageFormat, def
 
 /// The rendered media type the client takes (PS3.18 8.7.4): the first of its ranges we
 /// can make, `default` when it states none or accepts anything.
-pub(crate) fn image_format(headers: &HeaderMap, accept_param: Option<&str>, default: ImageFormat) -> Result<ImageFormat, ApiError> {
+pub(crate) fn image_format(
+    headers: &HeaderMap,
+    accept_param: Option<&str>,
+    default: ImageFormat,
+) -> Result<ImageFormat, ApiError> {
     let ranges = accept::ranges(headers, accept_param);
     if ranges.is_empty() {
         return Ok(default);
@@ -109,13 +151,20 @@ pub(crate) fn image_format(headers: &HeaderMap, accept_param: Option<&str>, defa
     }
     Err(ApiError::NotAcceptable(format!(
         "cannot answer with any of [{}]; offered: image/jpeg, image/png, image/gif",
-        ranges.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>().join(", ")
+        ranges
+            .iter()
+            .map(|r| r.raw.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     )))
 }
 
 /// A frame list `1,3,5` (PS3.18 8.3.5.1.1 uses 1-based frame numbers).
 pub(crate) fn frame_list(value: &str) -> Result<Vec<u32>, ApiError> {
-    let list: Option<Vec<u32>> = value.split(',').map(|f| f.trim().parse::<u32>().ok().filter(|n| *n >= 1)).collect();
+    let list: Option<Vec<u32>> = value
+        .split(',')
+        .map(|f| f.trim().parse::<u32>().ok().filter(|n| *n >= 1))
+        .collect();
     match list {
         Some(l) if !l.is_empty() && l.len() <= 10_000 => Ok(l),
         _ => Err(ApiError::BadRequest(format!("frame list {value:?}: expected comma-separated frame numbers from 1 (PS3.18 8.3.5.1.1)"))),
@@ -129,17 +178,24 @@ pub(crate) fn pixel_error(e: DicomError) -> ApiError {
     match e {
         DicomError::NotAnImage(why) => ApiError::NotFound(format!("not an image: {why}")),
         e @ DicomError::NoSuchFrame { .. } => ApiError::NotFound(e.to_string()),
-        DicomError::TooLarge(why) => ApiError::BadRequest(format!("{why}; ask for a smaller viewport (rows and columns in WADO-URI)")),
-        e @ (DicomError::Decode(_) | DicomError::Unsupported(_)) => {
-            ApiError::NotAcceptable(format!("{e}; the stored bitstream is offered with transfer-syntax=*"))
-        }
+        DicomError::TooLarge(why) => ApiError::BadRequest(format!(
+            "{why}; ask for a smaller viewport (rows and columns in WADO-URI)"
+        )),
+        e @ (DicomError::Decode(_) | DicomError::Unsupported(_)) => ApiError::NotAcceptable(
+            format!("{e}; the stored bitstream is offered with transfer-syntax=*"),
+        ),
         other => ApiError::Internal(other.to_string()),
     }
 }
 
 /// Runs CPU-bound pixel work off the async workers.
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, DicomError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(pixel_error)
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DicomError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(pixel_error)
 }
 
 #[cfg(test)]
@@ -149,14 +205,23 @@ mod tests {
     #[test]
     fn parses_rendering_parameters() {
         let w = parse_window("40,400").unwrap();
-        assert_eq!((w.center, w.width, w.function), (40.0, 400.0, WindowFunction::Linear));
-        assert_eq!(parse_window("-600,1500,sigmoid").unwrap().function, WindowFunction::Sigmoid);
+        assert_eq!(
+            (w.center, w.width, w.function),
+            (40.0, 400.0, WindowFunction::Linear)
+        );
+        assert_eq!(
+            parse_window("-600,1500,sigmoid").unwrap().function,
+            WindowFunction::Sigmoid
+        );
         for bad in ["40", "40,0", "a,b", "1,2,cubic", "1,2,3,4"] {
             assert!(parse_window(bad).is_err(), "{bad}");
         }
         let v = parse_viewport("128,128").unwrap();
         assert_eq!((v.width, v.height, v.source), (Some(128), Some(128), None));
-        assert_eq!(parse_viewport("64,64,10,10,-20,30").unwrap().source, Some((10, 10, -20, 30)));
+        assert_eq!(
+            parse_viewport("64,64,10,10,-20,30").unwrap().source,
+            Some((10, 10, -20, 30))
+        );
         for bad in ["0,10", "10", "10,10,1,1,0,5", "1.5,2", "x,y"] {
             assert!(parse_viewport(bad).is_err(), "{bad}");
         }
@@ -175,11 +240,26 @@ mod tests {
             m.insert("accept", v.parse().unwrap());
             m
         };
-        assert_eq!(image_format(&HeaderMap::new(), None, ImageFormat::Jpeg).unwrap(), ImageFormat::Jpeg);
-        assert_eq!(image_format(&h("image/png"), None, ImageFormat::Jpeg).unwrap(), ImageFormat::Png);
-        assert_eq!(image_format(&h("image/webp, image/gif;q=0.5"), None, ImageFormat::Jpeg).unwrap(), ImageFormat::Gif);
-        assert_eq!(image_format(&h("*/*"), None, ImageFormat::Gif).unwrap(), ImageFormat::Gif);
-        assert_eq!(image_format(&HeaderMap::new(), Some("image/png"), ImageFormat::Jpeg).unwrap(), ImageFormat::Png);
+        assert_eq!(
+            image_format(&HeaderMap::new(), None, ImageFormat::Jpeg).unwrap(),
+            ImageFormat::Jpeg
+        );
+        assert_eq!(
+            image_format(&h("image/png"), None, ImageFormat::Jpeg).unwrap(),
+            ImageFormat::Png
+        );
+        assert_eq!(
+            image_format(&h("image/webp, image/gif;q=0.5"), None, ImageFormat::Jpeg).unwrap(),
+            ImageFormat::Gif
+        );
+        assert_eq!(
+            image_format(&h("*/*"), None, ImageFormat::Gif).unwrap(),
+            ImageFormat::Gif
+        );
+        assert_eq!(
+            image_format(&HeaderMap::new(), Some("image/png"), ImageFormat::Jpeg).unwrap(),
+            ImageFormat::Png
+        );
         assert!(image_format(&h("application/dicom"), None, ImageFormat::Jpeg).is_err());
     }
 }

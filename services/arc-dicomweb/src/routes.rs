@@ -22,7 +22,9 @@ impl Default for Routes {
 
 impl std::fmt::Debug for Routes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Routes").field("paths", &self.paths).finish()
+        f.debug_struct("Routes")
+            .field("paths", &self.paths)
+            .finish()
     }
 }
 

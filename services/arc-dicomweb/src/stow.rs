@@ -9,10 +9,11 @@
 //! parsed and written to the object store as soon as it has arrived; events are appended once
 //! the body is complete, so a request cut short or malformed stores nothing.
 
-use std::sync::Arc;
 use crate::accept::{self, Structured};
 use crate::{check_aet, stow_json, urls, ApiError, AppState, SEQUENCE};
-use arc_archive::{spool_body, PartOutcome, PartResult, SpoolError, SpooledPart, StoreContext, CANNOT_UNDERSTAND};
+use arc_archive::{
+    spool_body, PartOutcome, PartResult, SpoolError, SpooledPart, StoreContext, CANNOT_UNDERSTAND,
+};
 use arc_dicom::parse_content_type;
 use arc_model::{Actor, IndexAttrs, Source};
 use axum::body::{Body, Bytes};
@@ -22,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Bytes of small parts a metadata-and-bulk-data request may keep in memory; past this,
 /// parts go to temp files (they are all held until the body ends).
@@ -78,7 +80,8 @@ fn coercions(query: Option<&str>) -> Result<(IndexAttrs, Option<String>), ApiErr
         if NOT_ATTRIBUTES.contains(&k.as_ref()) {
             continue;
         }
-        let (tag, value) = arc_dicom::coercion_attr(&k, &v).map_err(|e| ApiError::BadRequest(format!("query parameter {k}: {e}")))?;
+        let (tag, value) = arc_dicom::coercion_attr(&k, &v)
+            .map_err(|e| ApiError::BadRequest(format!("query parameter {k}: {e}")))?;
         out.insert(tag, value);
     }
     Ok((out, accept))
@@ -101,7 +104,8 @@ async fn handle(
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).ok_or_else(|| {
         ApiError::UnsupportedMediaType("missing Content-Type; send multipart/related; type=\"application/dicom\"; boundary=…".into())
     })?;
-    let mt = parse_content_type(ct).map_err(|e| ApiError::BadRequest(format!("bad Content-Type {ct:?}: {e}")))?;
+    let mt = parse_content_type(ct)
+        .map_err(|e| ApiError::BadRequest(format!("bad Content-Type {ct:?}: {e}")))?;
     if mt.essence() != "multipart/related" {
         return Err(ApiError::UnsupportedMediaType(format!(
             "Content-Type {ct:?} is not supported; send multipart/related; type=\"application/dicom\" or type=\"application/dicom+json\""
@@ -116,8 +120,15 @@ async fn handle(
             )))
         }
     };
-    let boundary = mt.param("boundary").ok_or_else(|| ApiError::BadRequest("Content-Type has no boundary parameter".into()))?.to_string();
-    let ctx = StoreContext { study_uid: study, source: Source::Stow, coerced };
+    let boundary = mt
+        .param("boundary")
+        .ok_or_else(|| ApiError::BadRequest("Content-Type has no boundary parameter".into()))?
+        .to_string();
+    let ctx = StoreContext {
+        study_uid: study,
+        source: Source::Stow,
+        coerced,
+    };
     let limit = state.config.max_request_bytes;
 
     // Three stages run at once: the body is read here, split and spooled on a blocking
@@ -126,12 +137,15 @@ async fn handle(
     let (part_tx, mut part_rx) = tokio::sync::mpsc::channel::<SpooledPart>(1);
     let dir = state.archive.spool_dir().to_path_buf();
     let budget = (kind == Kind::JsonBulk).then_some(JSON_MEMORY_BUDGET);
-    let spool = tokio::task::spawn_blocking(move || spool_body(&boundary, &dir, chunk_rx, part_tx, budget));
+    let spool =
+        tokio::task::spawn_blocking(move || spool_body(&boundary, &dir, chunk_rx, part_tx, budget));
     let feed = async move {
         let mut stream = body.into_data_stream();
         let mut total = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the request body could not be read: {e}")))?;
+            let chunk = chunk.map_err(|e| {
+                ApiError::BadRequest(format!("the request body could not be read: {e}"))
+            })?;
             total += chunk.len() as u64;
             if total > limit {
                 return Err(ApiError::PayloadTooLarge(format!(
@@ -156,7 +170,11 @@ async fn handle(
             match kind {
                 Kind::JsonBulk => held.push(part),
                 Kind::Dicom => {
-                    let permit = permits.clone().acquire_owned().await.expect("semaphore never closed");
+                    let permit = permits
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("semaphore never closed");
                     let (archive, c) = (archive.clone(), c.clone());
                     tasks.push(tokio::spawn(async move {
                         let _permit = permit;
@@ -170,16 +188,25 @@ async fn handle(
         }
         let mut outcomes: Vec<PartOutcome> = Vec::with_capacity(tasks.len());
         for task in tasks {
-            outcomes.push(task.await.map_err(|e| ApiError::Internal(format!("store task failed: {e}")))??);
+            outcomes.push(
+                task.await
+                    .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))??,
+            );
         }
         Ok::<_, ApiError>((outcomes, held))
     };
     let (fed, consumed) = tokio::join!(feed, consume);
-    let spooled = spool.await.map_err(|e| ApiError::Internal(format!("spool task failed: {e}")))?;
+    let spooled = spool
+        .await
+        .map_err(|e| ApiError::Internal(format!("spool task failed: {e}")))?;
     fed?;
     match spooled {
         Ok(()) => {}
-        Err(SpoolError::Multipart(e)) => return Err(ApiError::BadRequest(format!("cannot read the multipart body: {e}"))),
+        Err(SpoolError::Multipart(e)) => {
+            return Err(ApiError::BadRequest(format!(
+                "cannot read the multipart body: {e}"
+            )))
+        }
         Err(e @ SpoolError::Io(..)) => return Err(ApiError::Unavailable(e.to_string())),
     }
     let (mut outcomes, held) = consumed?;
@@ -189,7 +216,11 @@ async fn handle(
     if outcomes.is_empty() {
         return Err(ApiError::BadRequest("the request holds no parts".into()));
     }
-    let actor = Actor { user: None, aet: Some(aet), address: Some(peer.ip().to_string()) };
+    let actor = Actor {
+        user: None,
+        aet: Some(aet),
+        address: Some(peer.ip().to_string()),
+    };
     let report = state.archive.commit(outcomes, actor).await?;
     Ok(answer(report, &urls::rs_base(&headers, &uri), format))
 }
@@ -217,21 +248,49 @@ fn answer(report: arc_archive::StoreReport, base: &str, format: Structured) -> R
     let mut studies = std::collections::BTreeSet::new();
     for r in report.results {
         match r {
-            PartResult::Stored { study_uid, series_uid, sop_class_uid, sop_instance_uid, warning, .. } => {
-                let url = urls::retrieve_url(base, &study_uid, Some(&series_uid), Some(&sop_instance_uid));
+            PartResult::Stored {
+                study_uid,
+                series_uid,
+                sop_class_uid,
+                sop_instance_uid,
+                warning,
+                ..
+            } => {
+                let url = urls::retrieve_url(
+                    base,
+                    &study_uid,
+                    Some(&series_uid),
+                    Some(&sop_instance_uid),
+                );
                 let mut item = Map::new();
-                item.insert("00081150".into(), json!({"vr": "UI", "Value": [sop_class_uid]}));
-                item.insert("00081155".into(), json!({"vr": "UI", "Value": [&sop_instance_uid]}));
+                item.insert(
+                    "00081150".into(),
+                    json!({"vr": "UI", "Value": [sop_class_uid]}),
+                );
+                item.insert(
+                    "00081155".into(),
+                    json!({"vr": "UI", "Value": [&sop_instance_uid]}),
+                );
                 item.insert("00081190".into(), json!({"vr": "UR", "Value": [url]}));
                 if let Some(w) = warning {
                     item.insert("00081196".into(), json!({"vr": "US", "Value": [w]}));
-                    warnings.push(format!("{sop_instance_uid}: stored with coerced attributes (warning {w:04X})"));
+                    warnings.push(format!(
+                        "{sop_instance_uid}: stored with coerced attributes (warning {w:04X})"
+                    ));
                 }
                 studies.insert(study_uid);
                 referenced.push(Value::Object(item));
             }
-            PartResult::Failed { sop_class_uid, sop_instance_uid, status, reason } => {
-                warnings.push(format!("{}: {reason}", sop_instance_uid.as_deref().unwrap_or("unreadable part")));
+            PartResult::Failed {
+                sop_class_uid,
+                sop_instance_uid,
+                status,
+                reason,
+            } => {
+                warnings.push(format!(
+                    "{}: {reason}",
+                    sop_instance_uid.as_deref().unwrap_or("unreadable part")
+                ));
                 failed.push(failed_item(sop_class_uid, sop_instance_uid, status));
             }
         }
@@ -240,7 +299,10 @@ fn answer(report: arc_archive::StoreReport, base: &str, format: Structured) -> R
     let mut doc = Map::new();
     if studies.len() == 1 {
         let s = studies.iter().next().expect("one study");
-        doc.insert("00081190".into(), json!({"vr": "UR", "Value": [urls::retrieve_url(base, s, None, None)]}));
+        doc.insert(
+            "00081190".into(),
+            json!({"vr": "UR", "Value": [urls::retrieve_url(base, s, None, None)]}),
+        );
     }
     if !failed.is_empty() {
         doc.insert("00081198".into(), json!({"vr": "SQ", "Value": failed}));
@@ -256,8 +318,18 @@ fn answer(report: arc_archive::StoreReport, base: &str, format: Structured) -> R
     };
     let doc = Value::Object(doc);
     let mut resp = match format {
-        Structured::Json => (status, [(header::CONTENT_TYPE, "application/dicom+json")], doc.to_string()).into_response(),
-        Structured::Xml => (status, [(header::CONTENT_TYPE, "application/dicom+xml")], arc_dicom::json_to_native_xml(&doc)).into_response(),
+        Structured::Json => (
+            status,
+            [(header::CONTENT_TYPE, "application/dicom+json")],
+            doc.to_string(),
+        )
+            .into_response(),
+        Structured::Xml => (
+            status,
+            [(header::CONTENT_TYPE, "application/dicom+xml")],
+            arc_dicom::json_to_native_xml(&doc),
+        )
+            .into_response(),
     };
     if let Some(seq) = report.last_seq {
         resp.headers_mut().insert(SEQUENCE, seq.into());

@@ -7,7 +7,10 @@ use axum::http::{HeaderMap, Uri};
 pub(crate) fn rs_base(headers: &HeaderMap, uri: &Uri) -> String {
     let origin = origin(headers);
     let path = uri.path();
-    let prefix = match path.find("/rs/").or_else(|| path.strip_suffix("/rs").map(|p| p.len())) {
+    let prefix = match path
+        .find("/rs/")
+        .or_else(|| path.strip_suffix("/rs").map(|p| p.len()))
+    {
         Some(i) => &path[..i],
         None => path.strip_suffix("/wado").unwrap_or(path),
     };
@@ -20,13 +23,24 @@ pub(crate) fn origin_of(headers: &HeaderMap) -> String {
 }
 
 fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
     format!("{proto}://{host}")
 }
 
 /// Retrieve URL of a study, series or instance.
-pub(crate) fn retrieve_url(base: &str, study: &str, series: Option<&str>, instance: Option<&str>) -> String {
+pub(crate) fn retrieve_url(
+    base: &str,
+    study: &str,
+    series: Option<&str>,
+    instance: Option<&str>,
+) -> String {
     let mut url = format!("{base}/studies/{study}");
     if let Some(se) = series {
         url.push_str("/series/");

@@ -56,7 +56,11 @@ pub(crate) async fn instance(
 
 /// The bytes of one instance in the syntax chosen for it, with its current attributes
 /// merged in when they differ from the blob (blocking work off the workers).
-pub(crate) async fn instance_in(retrieve: &Retrieve, rec: &InstanceRec, ts: &str) -> Result<Bytes, ApiError> {
+pub(crate) async fn instance_in(
+    retrieve: &Retrieve,
+    rec: &InstanceRec,
+    ts: &str,
+) -> Result<Bytes, ApiError> {
     let bytes = retrieve.bytes(rec).await?;
     let overrides = rec.overrides();
     if ts == rec.transfer_syntax && overrides.is_empty() {
@@ -66,7 +70,11 @@ pub(crate) async fn instance_in(retrieve: &Retrieve, rec: &InstanceRec, ts: &str
     let target = ts.to_string();
     // decompress or convert first (arc_dicom::transcode), then merge current attributes
     crate::pixel_params::blocking(move || {
-        let bytes = if target == stored { bytes.to_vec() } else { arc_dicom::transcode(&bytes, &target)? };
+        let bytes = if target == stored {
+            bytes.to_vec()
+        } else {
+            arc_dicom::transcode(&bytes, &target)?
+        };
         if overrides.is_empty() {
             Ok(bytes)
         } else {
@@ -83,18 +91,31 @@ const READ_AHEAD: usize = 4;
 type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 /// An instance as a stream: the stored blob chunk by chunk when it goes out untouched.
-async fn instance_stream(retrieve: &Retrieve, rec: &InstanceRec, ts: &str) -> Result<(u64, ByteStream), ApiError> {
+async fn instance_stream(
+    retrieve: &Retrieve,
+    rec: &InstanceRec,
+    ts: &str,
+) -> Result<(u64, ByteStream), ApiError> {
     if ts == rec.transfer_syntax && rec.overrides().is_empty() {
         if rec.size <= arc_objstore::CHUNK as u64 {
             // small: read whole now, so read-ahead really has it ready
             let bytes = retrieve.bytes(rec).await?;
-            return Ok((bytes.len() as u64, futures::stream::once(async move { Ok(bytes) }).boxed()));
+            return Ok((
+                bytes.len() as u64,
+                futures::stream::once(async move { Ok(bytes) }).boxed(),
+            ));
         }
         let s = retrieve.stream(rec).await?;
-        return Ok((s.size, s.chunks.map(|r| r.map_err(std::io::Error::other)).boxed()));
+        return Ok((
+            s.size,
+            s.chunks.map(|r| r.map_err(std::io::Error::other)).boxed(),
+        ));
     }
     let bytes = instance_in(retrieve, rec, ts).await?;
-    Ok((bytes.len() as u64, futures::stream::once(async move { Ok(bytes) }).boxed()))
+    Ok((
+        bytes.len() as u64,
+        futures::stream::once(async move { Ok(bytes) }).boxed(),
+    ))
 }
 
 async fn retrieve(
@@ -110,7 +131,13 @@ async fn retrieve(
     let format = accept::retrieve_format(&headers, accept_param(&query).as_deref())?;
     let retrieve = state.archive.retrieve();
     let selected = retrieve.select(&study, series.as_deref(), instance.as_deref())?;
-    let validators = conditional::Validators::of(&retrieve, &study, series.as_deref(), instance.as_deref(), &format!("{format:?}"))?;
+    let validators = conditional::Validators::of(
+        &retrieve,
+        &study,
+        series.as_deref(),
+        instance.as_deref(),
+        &format!("{format:?}"),
+    )?;
     if let Some(not_modified) = validators.check(&headers) {
         return Ok(not_modified);
     }
@@ -118,14 +145,18 @@ async fn retrieve(
         RetrieveFormat::Multipart(c) | RetrieveFormat::Zip(c) => c.clone(),
     };
     let total = selected.len();
-    let mut plan: Vec<(String, InstanceRec, String)> =
-        selected.into_iter().filter_map(|(sop, rec)| choice.pick(&rec.transfer_syntax).map(|ts| (sop, rec, ts))).collect();
+    let mut plan: Vec<(String, InstanceRec, String)> = selected
+        .into_iter()
+        .filter_map(|(sop, rec)| choice.pick(&rec.transfer_syntax).map(|ts| (sop, rec, ts)))
+        .collect();
     if plan.is_empty() {
         return Err(ApiError::NotAcceptable(format!(
             "the {total} matching instance(s) are stored in a transfer syntax this archive cannot decode and cannot be sent in the accepted one; ask for transfer-syntax=*"
         )));
     }
-    if (total, plan.len()) == (1, 1) && (plan[0].2 != plan[0].1.transfer_syntax || !plan[0].1.overrides().is_empty()) {
+    if (total, plan.len()) == (1, 1)
+        && (plan[0].2 != plan[0].1.transfer_syntax || !plan[0].1.overrides().is_empty())
+    {
         // one instance to convert: convert before answering, so that a failure (an
         // undecodable bitstream) gets its own status instead of cutting the stream
         let (sop, rec, ts) = plan.pop().expect("one instance");
@@ -133,7 +164,11 @@ async fn retrieve(
         let mut resp = match format {
             RetrieveFormat::Multipart(_) => {
                 let mut w = arc_dicom::MultipartWriter::new("application/dicom");
-                w.part(&format!("application/dicom; transfer-syntax={ts}"), &[], bytes);
+                w.part(
+                    &format!("application/dicom; transfer-syntax={ts}"),
+                    &[],
+                    bytes,
+                );
                 ([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response()
             }
             RetrieveFormat::Zip(_) => {
@@ -149,7 +184,11 @@ async fn retrieve(
         RetrieveFormat::Multipart(_) => multipart_body(retrieve, plan),
         RetrieveFormat::Zip(_) => zip_body(retrieve, plan, None),
     };
-    let status = if skipped > 0 { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
+    let status = if skipped > 0 {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
     let mut resp = (status, [(header::CONTENT_TYPE, ct)], body).into_response();
     if skipped > 0 {
         crate::add_warning(&mut resp, &format!("{skipped} of {total} instances are stored in a syntax this archive cannot decode and were left out; ask for transfer-syntax=*"));
@@ -176,12 +215,16 @@ fn multipart_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>) 
     })
     .buffered(READ_AHEAD);
     let ct = format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
-    let close = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n"))) });
+    let close = futures::stream::once(async move {
+        Ok::<_, std::io::Error>(Bytes::from(format!("--{boundary}--\r\n")))
+    });
     let body = parts.map(flatten_err).flatten().chain(close);
     (ct, Body::from_stream(body))
 }
 
-fn flatten_err<S>(r: std::io::Result<S>) -> futures::future::Either<S, futures::stream::Iter<std::vec::IntoIter<std::io::Result<Bytes>>>>
+fn flatten_err<S>(
+    r: std::io::Result<S>,
+) -> futures::future::Either<S, futures::stream::Iter<std::vec::IntoIter<std::io::Result<Bytes>>>>
 where
     S: futures::Stream<Item = std::io::Result<Bytes>>,
 {
@@ -194,7 +237,11 @@ where
 /// Streams the instances as a ZIP archive, entries named `study/series/instance.dcm`; the
 /// archive is written as the instances stream, never built in memory. `ready` is the
 /// already converted content of a single instance.
-fn zip_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>, ready: Option<Bytes>) -> (String, Body) {
+fn zip_body(
+    retrieve: Retrieve,
+    plan: Vec<(String, InstanceRec, String)>,
+    ready: Option<Bytes>,
+) -> (String, Body) {
     let writer = std::sync::Arc::new(std::sync::Mutex::new(zip::ZipWriter::default()));
     let w = writer.clone();
     let mut ready = ready;
@@ -205,18 +252,26 @@ fn zip_body(retrieve: Retrieve, plan: Vec<(String, InstanceRec, String)>, ready:
         async move {
             let stream = match ready {
                 Some(bytes) => futures::stream::once(async move { Ok(bytes) }).boxed(),
-                None => instance_stream(&retrieve, &rec, &ts).await.map_err(|e| std::io::Error::other(e.to_string()))?.1,
+                None => {
+                    instance_stream(&retrieve, &rec, &ts)
+                        .await
+                        .map_err(|e| std::io::Error::other(e.to_string()))?
+                        .1
+                }
             };
             let name = format!("{}/{}/{sop}.dcm", rec.study_uid, rec.series_uid);
             let head = w.lock().expect("zip writer").start(&name);
             let w2 = w.clone();
             let data = stream.map(move |r| r.map(|b| w2.lock().expect("zip writer").data(b)));
             let w3 = w.clone();
-            let end = futures::stream::once(async move { Ok(w3.lock().expect("zip writer").end()) });
+            let end =
+                futures::stream::once(async move { Ok(w3.lock().expect("zip writer").end()) });
             Ok::<_, std::io::Error>(futures::stream::iter([Ok(head)]).chain(data).chain(end))
         }
     });
-    let finish = futures::stream::once(async move { Ok::<_, std::io::Error>(writer.lock().expect("zip writer").finish()) });
+    let finish = futures::stream::once(async move {
+        Ok::<_, std::io::Error>(writer.lock().expect("zip writer").finish())
+    });
     let body = entries.map(flatten_err).flatten().chain(finish);
     ("application/zip".to_string(), Body::from_stream(body))
 }

@@ -50,7 +50,6 @@ pub(crate) async fn instance_bulkdata(
     bulkdata_all(s, aet, st, Some(se), Some(i), u, q, h).await
 }
 
-
 /// The relative BulkDataURIs of a stored header.
 fn bulk_paths(value: &Value, out: &mut Vec<String>) {
     match value {
@@ -113,23 +112,38 @@ fn parts_of(
 
 /// Whether a bulk data path (with or without `bulkdata/`) names the top-level Pixel Data.
 fn is_pixel_data(path: &str) -> bool {
-    path.strip_prefix(arc_dicom::BULKDATA_PREFIX).unwrap_or(path).eq_ignore_ascii_case("7FE00010")
+    path.strip_prefix(arc_dicom::BULKDATA_PREFIX)
+        .unwrap_or(path)
+        .eq_ignore_ascii_case("7FE00010")
 }
 
 /// Encapsulated Pixel Data that the client does not take in its own media type but takes
 /// as `application/octet-stream` is decoded: every frame in turn, native little endian, as
 /// Explicit VR Little Endian would carry it (PS3.18 8.7.3.3.2). Anything else is returned
 /// as it is.
-fn decompress_if_wanted(bytes: &[u8], path: &str, value: BulkValue, choice: &BulkChoice) -> Result<BulkValue, arc_dicom::DicomError> {
+fn decompress_if_wanted(
+    bytes: &[u8],
+    path: &str,
+    value: BulkValue,
+    choice: &BulkChoice,
+) -> Result<BulkValue, arc_dicom::DicomError> {
     let wanted = match &value {
-        BulkValue::Encapsulated { media_type, .. } => !choice.takes(media_type) && choice.octet_stream && is_pixel_data(path),
+        BulkValue::Encapsulated { media_type, .. } => {
+            !choice.takes(media_type) && choice.octet_stream && is_pixel_data(path)
+        }
         BulkValue::Native(_) => false,
     };
-    let Some(info) = wanted.then(|| arc_dicom::pixels::image_info(bytes)).transpose()?.flatten() else {
+    let Some(info) = wanted
+        .then(|| arc_dicom::pixels::image_info(bytes))
+        .transpose()?
+        .flatten()
+    else {
         return Ok(value);
     };
     let all: Vec<u32> = (1..=info.frames).collect();
-    let mut data = arc_dicom::pixels::frames(bytes, &all, true)?.frames.concat();
+    let mut data = arc_dicom::pixels::frames(bytes, &all, true)?
+        .frames
+        .concat();
     if data.len() % 2 == 1 {
         data.push(0); // values have even length (PS3.5 7.1.1)
     }

@@ -17,7 +17,9 @@ use axum::response::{IntoResponse, Response};
 /// The frame media type of compressed transfer syntaxes (PS3.18 Table 8.7.3-2).
 pub(crate) fn frame_media_type(ts_uid: &str) -> Option<&'static str> {
     Some(match ts_uid {
-        ts::JPEG_BASELINE | ts::JPEG_EXTENDED | ts::JPEG_LOSSLESS | ts::JPEG_LOSSLESS_SV1 => "image/jpeg",
+        ts::JPEG_BASELINE | ts::JPEG_EXTENDED | ts::JPEG_LOSSLESS | ts::JPEG_LOSSLESS_SV1 => {
+            "image/jpeg"
+        }
         ts::JPEG_LS_LOSSLESS | ts::JPEG_LS_NEAR_LOSSLESS => "image/jls",
         ts::JPEG_2000_LOSSLESS | ts::JPEG_2000 => "image/jp2",
         "1.2.840.10008.1.2.4.92" | "1.2.840.10008.1.2.4.93" => "image/jpx",
@@ -48,28 +50,46 @@ fn plan(ranges: &[accept::Range], stored: &str) -> Result<Plan, ApiError> {
     for range in ranges {
         let mt = &range.mt;
         let (ty, bare) = match mt.essence().as_str() {
-            "multipart/related" => (mt.param("type").unwrap_or("application/octet-stream").to_ascii_lowercase(), false),
+            "multipart/related" => (
+                mt.param("type")
+                    .unwrap_or("application/octet-stream")
+                    .to_ascii_lowercase(),
+                false,
+            ),
             other => (other.to_string(), true),
         };
         let tsp = mt.param("transfer-syntax");
         match (ty.as_str(), tsp) {
             (_, Some("*")) if stored_type.is_some() => return Ok(Plan::Stored),
             ("application/octet-stream" | "*/*", Some("*") | None) => return Ok(Plan::Native),
-            ("application/octet-stream" | "*/*", Some(t)) if t == ts::EXPLICIT_VR_LE => return Ok(Plan::Native),
+            ("application/octet-stream" | "*/*", Some(t)) if t == ts::EXPLICIT_VR_LE => {
+                return Ok(Plan::Native)
+            }
             ("image/jpeg", Some(t)) if t == stored => return Ok(Plan::Stored),
             ("image/jpeg", None) if stored == ts::JPEG_BASELINE => return Ok(Plan::Stored),
             ("image/jpeg", None) => return Ok(Plan::Jpeg { bare }),
             ("image/jpeg", Some(t)) if t == ts::JPEG_BASELINE => return Ok(Plan::Jpeg { bare }),
-            (t, tsp) if Some(t) == stored_type && tsp.is_none_or(|p| p == stored) => return Ok(Plan::Stored),
+            (t, tsp) if Some(t) == stored_type && tsp.is_none_or(|p| p == stored) => {
+                return Ok(Plan::Stored)
+            }
             _ => continue,
         }
     }
-    let mut offered = vec!["multipart/related; type=\"application/octet-stream\"".to_string(), "multipart/related; type=\"image/jpeg\" (JPEG baseline)".into()];
+    let mut offered = vec![
+        "multipart/related; type=\"application/octet-stream\"".to_string(),
+        "multipart/related; type=\"image/jpeg\" (JPEG baseline)".into(),
+    ];
     if let Some(t) = stored_type {
-        offered.push(format!("multipart/related; type=\"{t}\"; transfer-syntax={stored} (as stored)"));
+        offered.push(format!(
+            "multipart/related; type=\"{t}\"; transfer-syntax={stored} (as stored)"
+        ));
     }
     let asked: Vec<&str> = ranges.iter().map(|r| r.raw.as_str()).collect();
-    Err(ApiError::NotAcceptable(format!("cannot answer with any of [{}]; offered: {}", asked.join(", "), offered.join(", "))))
+    Err(ApiError::NotAcceptable(format!(
+        "cannot answer with any of [{}]; offered: {}",
+        asked.join(", "),
+        offered.join(", ")
+    )))
 }
 
 /// GET …/instances/{instance}/frames/{frames}
@@ -82,17 +102,27 @@ pub(crate) async fn frames(
     check_aet(&state, &aet)?;
     let numbers = frame_list(&list)?;
     let pairs = query_pairs(&q);
-    let accept_param = pairs.iter().find(|(k, _)| k == "accept").map(|(_, v)| v.clone());
+    let accept_param = pairs
+        .iter()
+        .find(|(k, _)| k == "accept")
+        .map(|(_, v)| v.clone());
     let retrieve = state.archive.retrieve();
-    let (_, rec) = retrieve.select(&study, Some(&series), Some(&instance))?.remove(0);
-    let plan = plan(&accept::ranges(&headers, accept_param.as_deref()), &rec.transfer_syntax)?;
+    let (_, rec) = retrieve
+        .select(&study, Some(&series), Some(&instance))?
+        .remove(0);
+    let plan = plan(
+        &accept::ranges(&headers, accept_param.as_deref()),
+        &rec.transfer_syntax,
+    )?;
     let bytes = retrieve.bytes(&rec).await?;
     match plan {
         Plan::Jpeg { bare } => {
             let params = crate::pixel_params::render_params(&pairs, ImageFormat::Jpeg, None)?;
             let list = numbers.clone();
             let images = blocking(move || {
-                list.iter().map(|&n| pixels::render(&bytes, n, &params)).collect::<Result<Vec<_>, _>>()
+                list.iter()
+                    .map(|&n| pixels::render(&bytes, n, &params))
+                    .collect::<Result<Vec<_>, _>>()
             })
             .await?;
             if bare && images.len() == 1 {
@@ -101,24 +131,43 @@ pub(crate) async fn frames(
             }
             let mut w = arc_dicom::MultipartWriter::new("image/jpeg");
             for image in images {
-                w.part(&format!("image/jpeg; transfer-syntax={}", ts::JPEG_BASELINE), &[], image);
+                w.part(
+                    &format!("image/jpeg; transfer-syntax={}", ts::JPEG_BASELINE),
+                    &[],
+                    image,
+                );
             }
             Ok(([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response())
         }
         Plan::Native | Plan::Stored => {
             let decompress = plan == Plan::Native;
             let list = numbers.clone();
-            let data: FrameData = blocking(move || pixels::frames(&bytes, &list, decompress)).await?;
+            let data: FrameData =
+                blocking(move || pixels::frames(&bytes, &list, decompress)).await?;
             let (root, part_type) = if data.compressed {
-                let t = frame_media_type(&data.info.transfer_syntax).unwrap_or("application/octet-stream");
-                (t.to_string(), format!("{t}; transfer-syntax={}", data.info.transfer_syntax))
+                let t = frame_media_type(&data.info.transfer_syntax)
+                    .unwrap_or("application/octet-stream");
+                (
+                    t.to_string(),
+                    format!("{t}; transfer-syntax={}", data.info.transfer_syntax),
+                )
             } else {
-                ("application/octet-stream".to_string(), format!("application/octet-stream; transfer-syntax={}", ts::EXPLICIT_VR_LE))
+                (
+                    "application/octet-stream".to_string(),
+                    format!(
+                        "application/octet-stream; transfer-syntax={}",
+                        ts::EXPLICIT_VR_LE
+                    ),
+                )
             };
             let mut w = arc_dicom::MultipartWriter::new(&root);
             for (n, frame) in numbers.iter().zip(data.frames) {
                 let location = format!("frames/{n}");
-                w.part(&part_type, &[("Content-Location", location.as_str())], frame);
+                w.part(
+                    &part_type,
+                    &[("Content-Location", location.as_str())],
+                    frame,
+                );
             }
             Ok(([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response())
         }
@@ -126,9 +175,19 @@ pub(crate) async fn frames(
 }
 
 /// Renders the listed frames: one image, or `multipart/related` of one per frame.
-pub(crate) async fn render_frames(bytes: axum::body::Bytes, numbers: Vec<u32>, params: RenderParams) -> Result<Response, ApiError> {
+pub(crate) async fn render_frames(
+    bytes: axum::body::Bytes,
+    numbers: Vec<u32>,
+    params: RenderParams,
+) -> Result<Response, ApiError> {
     let media = params.format.media_type();
-    let images = blocking(move || numbers.iter().map(|&n| pixels::render(&bytes, n, &params)).collect::<Result<Vec<_>, _>>()).await?;
+    let images = blocking(move || {
+        numbers
+            .iter()
+            .map(|&n| pixels::render(&bytes, n, &params))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
     if images.len() == 1 {
         let image = images.into_iter().next().unwrap_or_default();
         return Ok(([(header::CONTENT_TYPE, media)], image).into_response());
@@ -153,14 +212,56 @@ mod tests {
     #[test]
     fn plans_follow_the_accept_ranges() {
         assert_eq!(plan(&[], ts::JPEG_2000).unwrap(), Plan::Native);
-        assert_eq!(plan(&r(&["multipart/related; type=\"application/octet-stream\""]), ts::RLE_LOSSLESS).unwrap(), Plan::Native);
-        assert_eq!(plan(&r(&["multipart/related; type=\"application/octet-stream\"; transfer-syntax=*"]), ts::RLE_LOSSLESS).unwrap(), Plan::Stored);
-        assert_eq!(plan(&r(&["multipart/related; type=\"image/jls\""]), ts::JPEG_LS_LOSSLESS).unwrap(), Plan::Stored);
-        assert_eq!(plan(&r(&["multipart/related; type=\"image/jpeg\""]), ts::JPEG_BASELINE).unwrap(), Plan::Stored);
-        assert_eq!(plan(&r(&["multipart/related; type=\"image/jpeg\""]), ts::JPEG_2000).unwrap(), Plan::Jpeg { bare: false });
-        assert_eq!(plan(&r(&["image/jpeg"]), ts::EXPLICIT_VR_LE).unwrap(), Plan::Jpeg { bare: true });
+        assert_eq!(
+            plan(
+                &r(&["multipart/related; type=\"application/octet-stream\""]),
+                ts::RLE_LOSSLESS
+            )
+            .unwrap(),
+            Plan::Native
+        );
+        assert_eq!(
+            plan(
+                &r(&["multipart/related; type=\"application/octet-stream\"; transfer-syntax=*"]),
+                ts::RLE_LOSSLESS
+            )
+            .unwrap(),
+            Plan::Stored
+        );
+        assert_eq!(
+            plan(
+                &r(&["multipart/related; type=\"image/jls\""]),
+                ts::JPEG_LS_LOSSLESS
+            )
+            .unwrap(),
+            Plan::Stored
+        );
+        assert_eq!(
+            plan(
+                &r(&["multipart/related; type=\"image/jpeg\""]),
+                ts::JPEG_BASELINE
+            )
+            .unwrap(),
+            Plan::Stored
+        );
+        assert_eq!(
+            plan(
+                &r(&["multipart/related; type=\"image/jpeg\""]),
+                ts::JPEG_2000
+            )
+            .unwrap(),
+            Plan::Jpeg { bare: false }
+        );
+        assert_eq!(
+            plan(&r(&["image/jpeg"]), ts::EXPLICIT_VR_LE).unwrap(),
+            Plan::Jpeg { bare: true }
+        );
         assert_eq!(plan(&r(&["multipart/related; type=\"image/jpeg\"; transfer-syntax=1.2.840.10008.1.2.4.70"]), ts::JPEG_LOSSLESS_SV1).unwrap(), Plan::Stored);
-        let err = plan(&r(&["multipart/related; type=\"image/jp2\""]), ts::RLE_LOSSLESS).unwrap_err();
+        let err = plan(
+            &r(&["multipart/related; type=\"image/jp2\""]),
+            ts::RLE_LOSSLESS,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("image/dicom-rle"), "{err}");
     }
 }

@@ -20,7 +20,11 @@ const THUMBNAIL: u32 = 128;
 /// Whether an instance record describes an image (has Rows in its index attributes, or
 /// is of an image storage SOP class, when the index keeps no Rows).
 fn frames_of(rec: &InstanceRec) -> Option<u32> {
-    let n = rec.attrs.get("00280008").and_then(|a| a.first()).and_then(|v| v.trim().parse::<u32>().ok());
+    let n = rec
+        .attrs
+        .get("00280008")
+        .and_then(|a| a.first())
+        .and_then(|v| v.trim().parse::<u32>().ok());
     let has_rows = rec.attrs.get("00280010").is_some();
     match (n, has_rows) {
         (Some(n), _) => Some(n),
@@ -30,11 +34,19 @@ fn frames_of(rec: &InstanceRec) -> Option<u32> {
 }
 
 fn accept_param(pairs: &[(String, String)]) -> Option<String> {
-    pairs.iter().find(|(k, _)| k == "accept").map(|(_, v)| v.clone())
+    pairs
+        .iter()
+        .find(|(k, _)| k == "accept")
+        .map(|(_, v)| v.clone())
 }
 
 /// Renders one stored instance: `frame` (1-based), or all frames for an animated GIF.
-async fn render_instance(state: &AppState, rec: &InstanceRec, frame: Option<u32>, params: RenderParams) -> Result<Vec<u8>, ApiError> {
+async fn render_instance(
+    state: &AppState,
+    rec: &InstanceRec,
+    frame: Option<u32>,
+    params: RenderParams,
+) -> Result<Vec<u8>, ApiError> {
     let bytes = state.archive.retrieve().bytes(rec).await?;
     blocking(move || match frame {
         Some(n) => pixels::render(&bytes, n, &params),
@@ -45,16 +57,38 @@ async fn render_instance(state: &AppState, rec: &InstanceRec, frame: Option<u32>
 
 /// `rendered` at any level.
 #[allow(clippy::too_many_arguments)]
-async fn rendered(state: AppState, aet: String, study: String, series: Option<String>, instance: Option<String>, q: Option<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn rendered(
+    state: AppState,
+    aet: String,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
     let pairs = query_pairs(&q);
-    let selected = state.archive.retrieve().select(&study, series.as_deref(), instance.as_deref())?;
+    let selected =
+        state
+            .archive
+            .retrieve()
+            .select(&study, series.as_deref(), instance.as_deref())?;
     if let Some(i) = &instance {
         let (_, rec) = &selected[0];
         let multi = frames_of(rec).unwrap_or(1) > 1;
-        let format = image_format(&headers, accept_param(&pairs).as_deref(), if multi { ImageFormat::Gif } else { ImageFormat::Jpeg })?;
+        let format = image_format(
+            &headers,
+            accept_param(&pairs).as_deref(),
+            if multi {
+                ImageFormat::Gif
+            } else {
+                ImageFormat::Jpeg
+            },
+        )?;
         let params = render_params(&pairs, format, None)?;
-        let image = render_instance(&state, rec, None, params).await.map_err(|e| not_renderable(e, i))?;
+        let image = render_instance(&state, rec, None, params)
+            .await
+            .map_err(|e| not_renderable(e, i))?;
         return Ok(([(header::CONTENT_TYPE, format.media_type())], image).into_response());
     }
     let format = image_format(&headers, accept_param(&pairs).as_deref(), ImageFormat::Jpeg)?;
@@ -68,14 +102,20 @@ async fn rendered(state: AppState, aet: String, study: String, series: Option<St
         match render_instance(&state, &rec, None, params.clone()).await {
             Ok(image) => {
                 let location = format!("instances/{sop}/rendered");
-                w.part(format.media_type(), &[("Content-Location", location.as_str())], image);
+                w.part(
+                    format.media_type(),
+                    &[("Content-Location", location.as_str())],
+                    image,
+                );
                 rendered += 1;
             }
             Err(e) => tracing::warn!(%sop, error = %e, "instance left out of rendered answer"),
         }
     }
     if rendered == 0 {
-        return Err(ApiError::NotFound("no image instance to render here".into()));
+        return Err(ApiError::NotFound(
+            "no image instance to render here".into(),
+        ));
     }
     Ok(([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response())
 }
@@ -85,7 +125,9 @@ async fn rendered(state: AppState, aet: String, study: String, series: Option<St
 fn not_renderable(e: ApiError, sop: &str) -> ApiError {
     match e {
         ApiError::NotFound(why) if why.starts_with("not an image") => {
-            ApiError::NotAcceptable(format!("instance {sop} has no rendered representation ({why}); offered: application/dicom"))
+            ApiError::NotAcceptable(format!(
+                "instance {sop} has no rendered representation ({why}); offered: application/dicom"
+            ))
         }
         other => other,
     }
@@ -93,12 +135,24 @@ fn not_renderable(e: ApiError, sop: &str) -> ApiError {
 
 /// `thumbnail` at any level.
 #[allow(clippy::too_many_arguments)]
-async fn thumbnail(state: AppState, aet: String, study: String, series: Option<String>, instance: Option<String>, q: Option<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn thumbnail(
+    state: AppState,
+    aet: String,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
     let pairs = query_pairs(&q);
     let format = image_format(&headers, accept_param(&pairs).as_deref(), ImageFormat::Jpeg)?;
     let params = render_params(&pairs, format, Some(THUMBNAIL))?;
-    let selected = state.archive.retrieve().select(&study, series.as_deref(), instance.as_deref())?;
+    let selected =
+        state
+            .archive
+            .retrieve()
+            .select(&study, series.as_deref(), instance.as_deref())?;
     let rec = if instance.is_some() {
         selected.into_iter().next().map(|(_, r)| r)
     } else {
@@ -113,61 +167,114 @@ async fn thumbnail(state: AppState, aet: String, study: String, series: Option<S
         let middle = images.len() / 2;
         images.into_iter().nth(middle)
     };
-    let rec = rec.ok_or_else(|| ApiError::NotFound("no image instance for a thumbnail here".into()))?;
+    let rec =
+        rec.ok_or_else(|| ApiError::NotFound("no image instance for a thumbnail here".into()))?;
     let image = render_instance(&state, &rec, Some(1), params).await?;
     Ok(([(header::CONTENT_TYPE, format.media_type())], image).into_response())
 }
 
 /// GET /studies/{study}/rendered
-pub(crate) async fn study_rendered(State(s): State<AppState>, Path((aet, study)): Path<(String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn study_rendered(
+    State(s): State<AppState>,
+    Path((aet, study)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     rendered(s, aet, study, None, None, q, h).await
 }
 
 /// GET /studies/{study}/series/{series}/rendered
-pub(crate) async fn series_rendered(State(s): State<AppState>, Path((aet, study, series)): Path<(String, String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn series_rendered(
+    State(s): State<AppState>,
+    Path((aet, study, series)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     rendered(s, aet, study, Some(series), None, q, h).await
 }
 
 /// GET …/instances/{instance}/rendered
-pub(crate) async fn instance_rendered(State(s): State<AppState>, Path((aet, study, series, instance)): Path<(String, String, String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn instance_rendered(
+    State(s): State<AppState>,
+    Path((aet, study, series, instance)): Path<(String, String, String, String)>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     rendered(s, aet, study, Some(series), Some(instance), q, h).await
 }
 
 /// GET /studies/{study}/thumbnail
-pub(crate) async fn study_thumbnail(State(s): State<AppState>, Path((aet, study)): Path<(String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn study_thumbnail(
+    State(s): State<AppState>,
+    Path((aet, study)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     thumbnail(s, aet, study, None, None, q, h).await
 }
 
 /// GET /studies/{study}/series/{series}/thumbnail
-pub(crate) async fn series_thumbnail(State(s): State<AppState>, Path((aet, study, series)): Path<(String, String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn series_thumbnail(
+    State(s): State<AppState>,
+    Path((aet, study, series)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     thumbnail(s, aet, study, Some(series), None, q, h).await
 }
 
 /// GET …/instances/{instance}/thumbnail
-pub(crate) async fn instance_thumbnail(State(s): State<AppState>, Path((aet, study, series, instance)): Path<(String, String, String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn instance_thumbnail(
+    State(s): State<AppState>,
+    Path((aet, study, series, instance)): Path<(String, String, String, String)>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     thumbnail(s, aet, study, Some(series), Some(instance), q, h).await
 }
 
 /// GET …/frames/{frames}/rendered and …/frames/{frames}/thumbnail (`thumb` true).
-async fn frames_image(state: AppState, (aet, study, series, instance, list): (String, String, String, String, String), q: Option<String>, headers: HeaderMap, thumb: bool) -> Result<Response, ApiError> {
+async fn frames_image(
+    state: AppState,
+    (aet, study, series, instance, list): (String, String, String, String, String),
+    q: Option<String>,
+    headers: HeaderMap,
+    thumb: bool,
+) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
     let numbers = frame_list(&list)?;
     let pairs = query_pairs(&q);
     let format = image_format(&headers, accept_param(&pairs).as_deref(), ImageFormat::Jpeg)?;
     let params = render_params(&pairs, format, thumb.then_some(THUMBNAIL))?;
     let retrieve = state.archive.retrieve();
-    let (_, rec) = retrieve.select(&study, Some(&series), Some(&instance))?.remove(0);
+    let (_, rec) = retrieve
+        .select(&study, Some(&series), Some(&instance))?
+        .remove(0);
     let bytes = retrieve.bytes(&rec).await?;
-    let numbers = if thumb { numbers[..1].to_vec() } else { numbers };
+    let numbers = if thumb {
+        numbers[..1].to_vec()
+    } else {
+        numbers
+    };
     wado_frames::render_frames(bytes, numbers, params).await
 }
 
 /// GET …/frames/{frames}/rendered
-pub(crate) async fn frames_rendered(State(s): State<AppState>, Path(p): Path<(String, String, String, String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn frames_rendered(
+    State(s): State<AppState>,
+    Path(p): Path<(String, String, String, String, String)>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     frames_image(s, p, q, h, false).await
 }
 
 /// GET …/frames/{frames}/thumbnail
-pub(crate) async fn frames_thumbnail(State(s): State<AppState>, Path(p): Path<(String, String, String, String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn frames_thumbnail(
+    State(s): State<AppState>,
+    Path(p): Path<(String, String, String, String, String)>,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+) -> Result<Response, ApiError> {
     frames_image(s, p, q, h, true).await
 }

@@ -195,12 +195,19 @@ mod tests {
         let tail = z.finish();
         let find = |sig: u32| tail.windows(4).position(|w| w == sig.to_le_bytes());
         let cd = find(0x0201_4b50).unwrap();
-        assert_eq!(u32_at(&tail, cd + 42), u32::MAX, "offset in the ZIP64 extra field");
+        assert_eq!(
+            u32_at(&tail, cd + 42),
+            u32::MAX,
+            "offset in the ZIP64 extra field"
+        );
         assert_eq!(&tail[cd + 46..cd + 51], b"a.dcm");
         assert_eq!(u16::from_le_bytes([tail[cd + 51], tail[cd + 52]]), 0x0001);
         let end64 = find(0x0606_4b50).unwrap();
         let locator = find(0x0706_4b50).unwrap();
         assert!(end64 < locator && locator < find(0x0605_4b50).unwrap());
-        assert_eq!(u64::from_le_bytes(tail[end64 + 48..end64 + 56].try_into().unwrap()), 5 << 30 | 35 + 2 + 24);
+        assert_eq!(
+            u64::from_le_bytes(tail[end64 + 48..end64 + 56].try_into().unwrap()),
+            5 << 30 | 35 + 2 + 24
+        );
     }
 }

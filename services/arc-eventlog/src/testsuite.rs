@@ -303,7 +303,11 @@ async fn concurrent_reads(log: &dyn EventLog) {
             let batch = batch.expect("concurrent read");
             assert!(!batch.is_empty(), "read from {from} found nothing");
             for (k, record) in batch.iter().enumerate() {
-                assert_eq!(record, &all[from as usize + k], "concurrent read from {from}");
+                assert_eq!(
+                    record,
+                    &all[from as usize + k],
+                    "concurrent read from {from}"
+                );
             }
         }
         log.append(vec![payload("after concurrent reads")])

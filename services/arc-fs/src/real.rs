@@ -29,7 +29,9 @@ impl Fs for RealFs {
         Ok(Box::new(RealFile(File::create(path)?)))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
-        Ok(Box::new(RealFile(OpenOptions::new().create(true).append(true).open(path)?)))
+        Ok(Box::new(RealFile(
+            OpenOptions::new().create(true).append(true).open(path)?,
+        )))
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)

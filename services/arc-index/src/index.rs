@@ -2,10 +2,10 @@
 //! documents, replace/delete by entity, and commits that record the log position they cover
 //! (tantivy's commit payload, ARCHITECTURE.md section 1 "Projection mechanics").
 
+use crate::synced_dir::SyncedDirectory;
 use arc_model::{IndexAttrs, Level};
 use std::path::Path;
 use std::sync::Arc;
-use crate::synced_dir::SyncedDirectory;
 use tantivy::indexer::IndexWriterOptions;
 use tantivy::{Index, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -67,7 +67,10 @@ impl StudyIndex {
         let index = if Index::exists(&directory).map_err(tantivy::TantivyError::from)? {
             let index = Index::open(directory)?;
             if index.schema() != schema {
-                return Err(IndexError::SchemaMismatch(dir.display().to_string(), crate::schema::FORMAT));
+                return Err(IndexError::SchemaMismatch(
+                    dir.display().to_string(),
+                    crate::schema::FORMAT,
+                ));
             }
             index
         } else {
@@ -149,7 +152,73 @@ impl StudyIndex {
     pub fn reader(&self) -> StudyReader {
         self.reader.clone()
     }
+
+    /// Hard-links the files of the last commit into `dest` (created; must be on the same
+    /// filesystem) and writes its `meta.json` there, so `dest` is an index of that commit
+    /// alone. Returns the commit's position and the file names, `meta.json` included.
+    ///
+    /// Segment files are immutable, so links are a consistent copy that costs no I/O. A
+    /// background merge may save a new `meta.json` and collect old segments meanwhile: a file
+    /// gone before it was linked, or a `meta.json` that changed while linking, starts over.
+    pub fn link_commit(&self, dest: &Path) -> Result<(u64, Vec<String>)> {
+        let index = self.writer.index();
+        for _ in 0..10 {
+            let _ = std::fs::remove_dir_all(dest);
+            std::fs::create_dir_all(dest)?;
+            let metas = index.load_metas()?;
+            let mut names: Vec<String> = metas
+                .segments
+                .iter()
+                .flat_map(|s| s.list_files())
+                .filter_map(|p| p.to_str().map(str::to_string))
+                .collect();
+            names.sort();
+            let mut linked = Vec::with_capacity(names.len() + 1);
+            let mut vanished = false;
+            for name in names {
+                match std::fs::hard_link(Path::new(&self.path).join(&name), dest.join(&name)) {
+                    Ok(()) => linked.push(name),
+                    // Not every component exists for every segment; whether this one was
+                    // collected instead is decided by comparing meta.json below.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => vanished = true,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let again = index.load_metas()?;
+            let same = serde_json::to_string(&again.segments).ok()
+                == serde_json::to_string(&metas.segments).ok();
+            if !same {
+                tracing::debug!(
+                    vanished,
+                    "index segments changed while linking a commit; again"
+                );
+                continue;
+            }
+            let position = metas
+                .payload
+                .as_deref()
+                .and_then(|p| p.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    IndexError::Corrupt(format!(
+                        "commit payload {:?} is not a log position",
+                        metas.payload
+                    ))
+                })?;
+            let mut json = serde_json::to_vec_pretty(&metas)
+                .map_err(|e| IndexError::Corrupt(format!("index meta does not serialize: {e}")))?;
+            json.push(b'\n');
+            std::fs::write(dest.join("meta.json"), json)?;
+            linked.push("meta.json".to_string());
+            return Ok((position, linked));
+        }
+        Err(IndexError::Corrupt(
+            "the index kept changing while its commit was linked (10 tries)".into(),
+        ))
+    }
 }
+
+/// The index format this build writes and reads (snapshot manifests record it).
+pub const INDEX_FORMAT: &str = crate::schema::FORMAT;
 
 impl IndexRead for StudyIndex {
     fn search(&self, q: &QidoQuery) -> Result<QidoPage> {

@@ -23,7 +23,7 @@ mod translate;
 #[cfg(test)]
 mod tests;
 
-pub use index::{EntityDoc, StudyIndex};
+pub use index::{EntityDoc, StudyIndex, INDEX_FORMAT};
 pub use query::{parse_qido, Filter, Matching, OrderKey, QidoQuery};
 pub use returns::{default_return_tags, return_tags, select_return};
 pub use search::{IndexRead, QidoPage, StudyReader};

@@ -187,7 +187,11 @@ pub(crate) fn sort_key(vr: &str, value: &str) -> Option<String> {
             let x: f64 = norm_number(v)?.parse().ok()?;
             let bits = x.to_bits();
             // flip so that the unsigned order of the bits is the numeric order
-            let key = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+            let key = if bits >> 63 == 1 {
+                !bits
+            } else {
+                bits | (1 << 63)
+            };
             Some(format!("{key:016x}"))
         }
         "PN" => Some(v.to_lowercase()),

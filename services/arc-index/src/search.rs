@@ -8,8 +8,8 @@ use tantivy::collector::{Count, TopDocs};
 use tantivy::schema::Value;
 use tantivy::{DocAddress, IndexReader, Order, Searcher, TantivyDocument, Term};
 
-use crate::schema::{entity_key, Fields, ORD};
 use crate::order::{OrderCollector, SizeSum};
+use crate::schema::{entity_key, Fields, ORD};
 use crate::translate::build;
 use crate::{IndexError, QidoQuery, Result};
 

@@ -35,7 +35,11 @@ pub(crate) struct SyncedDirectory {
 impl SyncedDirectory {
     pub(crate) fn open(root: &Path) -> tantivy::Result<Self> {
         let inner = MmapDirectory::open(root).map_err(tantivy::TantivyError::from)?;
-        Ok(SyncedDirectory { inner, root: root.to_path_buf(), pending: Arc::default() })
+        Ok(SyncedDirectory {
+            inner,
+            root: root.to_path_buf(),
+            pending: Arc::default(),
+        })
     }
 
     /// Syncs the data of every file closed since the last call, in parallel.
@@ -50,14 +54,18 @@ impl SyncedDirectory {
                 .chunks(per_thread)
                 .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(File::sync_data)))
                 .collect();
-            handles
-                .into_iter()
-                .try_for_each(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("sync thread panicked"))))
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")))
+            })
         });
         if result.is_err() {
             // The files stay unsynced: keep them pending so the next commit tries again
             // rather than naming them in a meta.json.
-            self.pending.lock().expect("pending syncs lock").extend(files);
+            self.pending
+                .lock()
+                .expect("pending syncs lock")
+                .extend(files);
         }
         result
     }
@@ -83,7 +91,10 @@ impl TerminatingWrite for DeferredFile {
     fn terminate_ref(&mut self, _: AntiCallToken) -> io::Result<()> {
         self.file.flush()?;
         let handle = self.file.try_clone()?;
-        self.pending.lock().expect("pending syncs lock").push(handle);
+        self.pending
+            .lock()
+            .expect("pending syncs lock")
+            .push(handle);
         Ok(())
     }
 }
@@ -102,14 +113,21 @@ impl Directory for SyncedDirectory {
     }
 
     fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
-        let file = OpenOptions::new().write(true).create_new(true).open(self.root.join(path)).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                OpenWriteError::FileAlreadyExists(path.to_path_buf())
-            } else {
-                OpenWriteError::wrap_io_error(e, path.to_path_buf())
-            }
-        })?;
-        Ok(BufWriter::new(Box::new(DeferredFile { file, pending: self.pending.clone() })))
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.root.join(path))
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    OpenWriteError::FileAlreadyExists(path.to_path_buf())
+                } else {
+                    OpenWriteError::wrap_io_error(e, path.to_path_buf())
+                }
+            })?;
+        Ok(BufWriter::new(Box::new(DeferredFile {
+            file,
+            pending: self.pending.clone(),
+        })))
     }
 
     fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
@@ -150,8 +168,15 @@ mod tests {
         assert_eq!(d.pending.lock().unwrap().len(), 2);
         d.sync_directory().unwrap();
         assert!(d.pending.lock().unwrap().is_empty());
-        let bytes = d.open_read(Path::new("b.idx")).unwrap().read_bytes().unwrap();
+        let bytes = d
+            .open_read(Path::new("b.idx"))
+            .unwrap()
+            .read_bytes()
+            .unwrap();
         assert_eq!(bytes.as_slice(), b"b.idx");
-        assert!(matches!(d.open_write(Path::new("a.idx")), Err(OpenWriteError::FileAlreadyExists(_))));
+        assert!(matches!(
+            d.open_write(Path::new("a.idx")),
+            Err(OpenWriteError::FileAlreadyExists(_))
+        ));
     }
 }

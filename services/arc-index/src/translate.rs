@@ -42,9 +42,9 @@ pub(crate) fn build(fields: &Fields, q: &QidoQuery) -> Result<Box<dyn Query>> {
 }
 
 fn regex(field: Field, filter: &Filter, pattern: &str) -> Result<Box<dyn Query>> {
-    Ok(Box::new(RegexQuery::from_pattern(pattern, field).map_err(|e| {
-        QueryError::new(&filter.key, format!("pattern not usable: {e}"))
-    })?))
+    Ok(Box::new(RegexQuery::from_pattern(pattern, field).map_err(
+        |e| QueryError::new(&filter.key, format!("pattern not usable: {e}")),
+    )?))
 }
 
 fn range(field: Field, lower: &Option<String>, upper: &Option<String>) -> Box<dyn Query> {
@@ -72,10 +72,12 @@ fn matcher(fields: &Fields, field: Field, filter: &Filter, m: &Matching) -> Resu
         Matching::Range { lower, upper } => match (lower, upper) {
             (None, None) => Box::new(RegexQuery::from_pattern(".*", field)?),
             // A time range whose start is after its end crosses midnight.
-            (Some(l), Some(u)) if filter.vr == "TM" && l > u => Box::new(BooleanQuery::union(vec![
-                range(field, lower, &None),
-                range(field, &None, upper),
-            ])),
+            (Some(l), Some(u)) if filter.vr == "TM" && l > u => {
+                Box::new(BooleanQuery::union(vec![
+                    range(field, lower, &None),
+                    range(field, &None, upper),
+                ]))
+            }
             _ => range(field, lower, upper),
         },
     })

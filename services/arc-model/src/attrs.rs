@@ -23,7 +23,11 @@ pub struct AttrValue {
 impl AttrValue {
     /// A text attribute with the given values.
     pub fn text(vr: &str, values: Vec<String>) -> Self {
-        AttrValue { vr: vr.to_string(), values, items: Vec::new() }
+        AttrValue {
+            vr: vr.to_string(),
+            values,
+            items: Vec::new(),
+        }
     }
 
     /// The first value, if any.

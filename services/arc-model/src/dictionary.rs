@@ -3,7 +3,9 @@
 //! Events carry these; the index matches and returns them; later levels inherit upper ones.
 
 /// A level of the Patient/Study/Series/Instance information model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Patient.
@@ -42,7 +44,12 @@ pub struct Indexed {
 }
 
 const fn a(tag: &'static str, keyword: &'static str, vr: &'static str, level: Level) -> Indexed {
-    Indexed { tag, keyword, vr, level }
+    Indexed {
+        tag,
+        keyword,
+        vr,
+        level,
+    }
 }
 
 use Level::{Instance as I, Patient as P, Series as SE, Study as ST};
@@ -145,8 +152,10 @@ pub const REQUEST_ATTRIBUTES_ITEM: &[Indexed] = &[
 ];
 
 /// Nested keys indexed inside `OtherPatientIDsSequence`.
-pub const OTHER_PATIENT_IDS_ITEM: &[Indexed] =
-    &[a("00100020", "PatientID", "LO", P), a("00100021", "IssuerOfPatientID", "LO", P)];
+pub const OTHER_PATIENT_IDS_ITEM: &[Indexed] = &[
+    a("00100020", "PatientID", "LO", P),
+    a("00100021", "IssuerOfPatientID", "LO", P),
+];
 
 /// Nested keys of code sequences (PS3.3 Table 8.8-1): Procedure Code, Concept Name Code.
 pub const CODE_ITEM: &[Indexed] = &[
@@ -193,7 +202,10 @@ pub const DATE_TIME_PAIRS: &[(&str, &str)] = &[
     ("PatientBirthDate", "PatientBirthTime"),
     ("StudyDate", "StudyTime"),
     ("SeriesDate", "SeriesTime"),
-    ("PerformedProcedureStepStartDate", "PerformedProcedureStepStartTime"),
+    (
+        "PerformedProcedureStepStartDate",
+        "PerformedProcedureStepStartTime",
+    ),
     ("ContentDate", "ContentTime"),
     ("AcquisitionDate", "AcquisitionTime"),
 ];
@@ -215,7 +227,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for e in INDEXED.iter().chain(COMPUTED) {
             assert_eq!(e.tag.len(), 8, "{}", e.keyword);
-            assert!(e.tag.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+            assert!(e
+                .tag
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
             assert!(seen.insert(e.tag), "duplicate {}", e.tag);
         }
         assert_eq!(lookup("PatientName").unwrap().tag, "00100010");

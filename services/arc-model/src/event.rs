@@ -84,7 +84,10 @@ impl EventEnvelope {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
         let env: EventEnvelope = serde_json::from_slice(bytes)?;
         if env.version > env.event.max_version() {
-            return Err(ModelError::NewerVersion { kind: env.event.type_name(), version: env.version });
+            return Err(ModelError::NewerVersion {
+                kind: env.event.type_name(),
+                version: env.version,
+            });
         }
         Ok(env)
     }
@@ -183,7 +186,6 @@ pub struct InstanceStored {
     pub coerced: IndexAttrs,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,15 +202,30 @@ mod tests {
             .collect();
         paths.sort();
         for path in paths {
-            let folder_version: u32 = path.parent().unwrap().file_name().unwrap().to_str().unwrap()[1..].parse().unwrap();
+            let folder_version: u32 = path
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()[1..]
+                .parse()
+                .unwrap();
             let text = std::fs::read_to_string(&path).unwrap();
             let original: serde_json::Value = serde_json::from_str(&text).unwrap();
             let event = EventEnvelope::from_bytes(text.as_bytes()).unwrap();
             let back: serde_json::Value = serde_json::from_slice(&event.to_bytes()).unwrap();
             assert_eq!(back, original, "{}", path.display());
-            assert_eq!(event.event.type_name(), path.file_stem().unwrap().to_str().unwrap());
+            assert_eq!(
+                event.event.type_name(),
+                path.file_stem().unwrap().to_str().unwrap()
+            );
             assert_eq!(event.version, folder_version, "{}", path.display());
-            assert_eq!(event.event.version(), folder_version, "the version a handler writes for it");
+            assert_eq!(
+                event.event.version(),
+                folder_version,
+                "the version a handler writes for it"
+            );
             n += 1;
         }
         assert!(n >= 2);
@@ -216,7 +233,11 @@ mod tests {
 
     #[test]
     fn a_newer_version_is_refused_not_misread() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/golden/v2/InstanceStored.json")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/golden/v2/InstanceStored.json"
+        ))
+        .unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
         v["version"] = 3.into();
         let err = EventEnvelope::from_bytes(v.to_string().as_bytes()).unwrap_err();

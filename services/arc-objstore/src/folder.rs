@@ -10,10 +10,10 @@
 //! A key names a file, so unlike S3 the folder store cannot hold both `a` and `a/b`.
 
 use crate::{validate_key, validate_prefix, ObjectStore, ObjectStream, Result, StoreError};
-use futures::StreamExt;
 use arc_fs::{Fs, RealFs};
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt;
 use std::collections::HashSet;
 use std::io;
 use std::ops::Range;
@@ -414,13 +414,18 @@ impl ObjectStore for FolderStore {
                 let chunk = store.get_range(&key, at..end).await?;
                 if chunk.is_empty() {
                     // Shrunk under us: objects are immutable, so this is damage, not a race.
-                    return Err(StoreError::Unavailable(format!("{key} ended at {at} of {size} bytes")));
+                    return Err(StoreError::Unavailable(format!(
+                        "{key} ended at {at} of {size} bytes"
+                    )));
                 }
                 let next = at + chunk.len() as u64;
                 Ok(Some((chunk, next)))
             }
         });
-        Ok(ObjectStream { size, chunks: chunks.boxed() })
+        Ok(ObjectStream {
+            size,
+            chunks: chunks.boxed(),
+        })
     }
 
     fn uri(&self) -> String {

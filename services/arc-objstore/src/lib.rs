@@ -45,7 +45,9 @@ pub struct ObjectStream {
 
 impl Debug for ObjectStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectStream").field("size", &self.size).finish_non_exhaustive()
+        f.debug_struct("ObjectStream")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,7 +124,10 @@ pub trait ObjectStore: Debug + Send + Sync + 'static {
     async fn get_stream(&self, key: &str) -> Result<ObjectStream> {
         let data = self.get(key).await?;
         let size = data.len() as u64;
-        Ok(ObjectStream { size, chunks: futures::stream::once(async move { Ok(data) }).boxed() })
+        Ok(ObjectStream {
+            size,
+            chunks: futures::stream::once(async move { Ok(data) }).boxed(),
+        })
     }
 }
 

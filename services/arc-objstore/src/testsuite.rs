@@ -30,27 +30,60 @@ async fn files_and_streams(store: &dyn ObjectStore) {
     let big = pattern(3 * crate::CHUNK + 12_345);
     std::fs::write(&path, &big).expect("write source file");
     store.put_file("suite/file", &path).await.expect("put_file");
-    assert_eq!(store.head("suite/file").await.expect("head file"), Some(big.len() as u64));
+    assert_eq!(
+        store.head("suite/file").await.expect("head file"),
+        Some(big.len() as u64)
+    );
     let streamed = store.get_stream("suite/file").await.expect("get_stream");
     assert_eq!(streamed.size, big.len() as u64, "stream size");
     let chunks: Vec<Bytes> = streamed.chunks.try_collect().await.expect("stream chunks");
     assert!(chunks.concat() == big, "streamed bytes equal the file");
 
     std::fs::write(&path, b"other").expect("rewrite source file");
-    assert!(!store.put_file_if_absent("suite/file", &path).await.expect("put_file_if_absent present"));
-    assert_eq!(store.head("suite/file").await.expect("head kept"), Some(big.len() as u64));
-    assert!(store.put_file_if_absent("suite/file2", &path).await.expect("put_file_if_absent absent"));
-    assert_eq!(store.get("suite/file2").await.expect("get file2"), b("other"));
+    assert!(!store
+        .put_file_if_absent("suite/file", &path)
+        .await
+        .expect("put_file_if_absent present"));
+    assert_eq!(
+        store.head("suite/file").await.expect("head kept"),
+        Some(big.len() as u64)
+    );
+    assert!(store
+        .put_file_if_absent("suite/file2", &path)
+        .await
+        .expect("put_file_if_absent absent"));
+    assert_eq!(
+        store.get("suite/file2").await.expect("get file2"),
+        b("other")
+    );
 
     std::fs::write(&path, b"").expect("empty source file");
-    store.put_file("suite/file-empty", &path).await.expect("put_file empty");
-    let empty = store.get_stream("suite/file-empty").await.expect("stream empty");
+    store
+        .put_file("suite/file-empty", &path)
+        .await
+        .expect("put_file empty");
+    let empty = store
+        .get_stream("suite/file-empty")
+        .await
+        .expect("stream empty");
     assert_eq!(empty.size, 0);
     let chunks: Vec<Bytes> = empty.chunks.try_collect().await.expect("empty chunks");
     assert!(chunks.concat().is_empty(), "empty stream");
 
-    assert!(matches!(store.get_stream("suite/absent").await, Err(StoreError::NotFound(_))), "stream of a missing object");
-    assert!(matches!(store.put_file("suite/x", &dir.path().join("missing")).await, Err(StoreError::Io(_))), "missing source file");
+    assert!(
+        matches!(
+            store.get_stream("suite/absent").await,
+            Err(StoreError::NotFound(_))
+        ),
+        "stream of a missing object"
+    );
+    assert!(
+        matches!(
+            store.put_file("suite/x", &dir.path().join("missing")).await,
+            Err(StoreError::Io(_))
+        ),
+        "missing source file"
+    );
     for k in ["suite/file", "suite/file2", "suite/file-empty"] {
         store.delete(k).await.expect("delete");
     }

@@ -47,7 +47,10 @@ pub fn current_attrs(e: &InstanceStored) -> IndexAttrs {
 /// Patient key: Patient ID, and the issuer when there is one (PS3.3 C.7.1.1: an ID is unique
 /// only within its issuer).
 pub fn patient_key(attrs: &IndexAttrs) -> String {
-    let id = attrs.get("00100020").and_then(AttrValue::first).unwrap_or("");
+    let id = attrs
+        .get("00100020")
+        .and_then(AttrValue::first)
+        .unwrap_or("");
     match attrs.get("00100021").and_then(AttrValue::first) {
         Some(issuer) if !issuer.is_empty() => format!("{id}^{issuer}"),
         _ => id.to_string(),
@@ -58,7 +61,11 @@ pub fn patient_key(attrs: &IndexAttrs) -> String {
 pub(crate) fn split_levels(attrs: &IndexAttrs) -> [IndexAttrs; 4] {
     let mut out: [IndexAttrs; 4] = Default::default();
     for (tag, value) in attrs {
-        let level = INDEXED.iter().find(|e| e.tag == tag).map(|e| e.level).unwrap_or(Level::Instance);
+        let level = INDEXED
+            .iter()
+            .find(|e| e.tag == tag)
+            .map(|e| e.level)
+            .unwrap_or(Level::Instance);
         let i = match level {
             Level::Patient => 0,
             Level::Study => 1,
@@ -79,14 +86,21 @@ struct Tables<'t> {
     outcomes: Table<'t, &'static str, &'static [u8]>,
 }
 
-fn get<T: for<'de> serde::Deserialize<'de>>(t: &Table<'_, &'static str, &'static [u8]>, key: &str) -> Result<Option<T>> {
+fn get<T: for<'de> serde::Deserialize<'de>>(
+    t: &Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>> {
     match t.get(key)? {
         Some(v) => Ok(Some(decode(v.value())?)),
         None => Ok(None),
     }
 }
 
-fn put<T: serde::Serialize>(t: &mut Table<'_, &'static str, &'static [u8]>, key: &str, value: &T) -> Result<()> {
+fn put<T: serde::Serialize>(
+    t: &mut Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+    value: &T,
+) -> Result<()> {
     t.insert(key, encode(value).as_slice())?;
     Ok(())
 }
@@ -105,7 +119,10 @@ pub(crate) fn apply(txn: &WriteTransaction, seq: u64, env: &EventEnvelope) -> Re
     if t.outcomes.get(id.as_str())?.is_some() {
         return Ok(());
     }
-    let at = Stamp { seq, millis: env.time.timestamp_millis() };
+    let at = Stamp {
+        seq,
+        millis: env.time.timestamp_millis(),
+    };
     let outcome = match &env.event {
         Event::InstanceStored(e) => instance_stored(&mut t, at, e)?,
     };
@@ -142,7 +159,10 @@ fn instance_stored(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<
             // dcm4chee answers a series that moves between studies with 0xC409 as well.
             return Ok(Outcome::Refused {
                 status: 0xC409,
-                reason: format!("series {} already belongs to study {}", e.series_uid, series.study_uid),
+                reason: format!(
+                    "series {} already belongs to study {}",
+                    e.series_uid, series.study_uid
+                ),
             });
         }
     }
@@ -154,7 +174,11 @@ fn instance_stored(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<
         None => false,
     };
     add_instance(t, at, e)?;
-    Ok(if replaced { Outcome::Replaced { seq } } else { Outcome::Stored { seq } })
+    Ok(if replaced {
+        Outcome::Replaced { seq }
+    } else {
+        Outcome::Stored { seq }
+    })
 }
 
 fn add_instance(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<()> {
@@ -162,7 +186,10 @@ fn add_instance(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<()>
     let current = current_attrs(e);
     let [patient_attrs, study_attrs, series_attrs, instance_attrs] = split_levels(&current);
     let pkey = patient_key(&current);
-    let modality = series_attrs.get("00080060").and_then(AttrValue::first).map(str::to_string);
+    let modality = series_attrs
+        .get("00080060")
+        .and_then(AttrValue::first)
+        .map(str::to_string);
 
     let mut patient = get::<PatientRec>(&t.patients, &pkey)?.unwrap_or_else(|| PatientRec {
         attrs: patient_attrs.clone(),
@@ -203,8 +230,17 @@ fn add_instance(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<()>
         None => {
             study.series += 1;
             patient.series += 1;
-            t.children.insert(link(&e.study_uid, &e.series_uid).as_str(), ())?;
-            SeriesRec { study_uid: e.study_uid.clone(), attrs: series_attrs, instances: 0, size: 0, ord: seq, seq, modified: at.millis }
+            t.children
+                .insert(link(&e.study_uid, &e.series_uid).as_str(), ())?;
+            SeriesRec {
+                study_uid: e.study_uid.clone(),
+                attrs: series_attrs,
+                instances: 0,
+                size: 0,
+                ord: seq,
+                seq,
+                modified: at.millis,
+            }
         }
     };
     series.instances += 1;
@@ -216,12 +252,19 @@ fn add_instance(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<()>
     study.seq = seq;
     study.modified = study.modified.max(at.millis);
     study.sop_classes.insert(e.sop_class_uid.clone());
-    if let Some(m) = modality.or_else(|| series.attrs.get("00080060").and_then(AttrValue::first).map(str::to_string)) {
+    if let Some(m) = modality.or_else(|| {
+        series
+            .attrs
+            .get("00080060")
+            .and_then(AttrValue::first)
+            .map(str::to_string)
+    }) {
         study.modalities.insert(m);
     }
     patient.instances += 1;
     patient.seq = seq;
-    t.children.insert(link(&e.series_uid, &e.sop_instance_uid).as_str(), ())?;
+    t.children
+        .insert(link(&e.series_uid, &e.sop_instance_uid).as_str(), ())?;
     let rec = InstanceRec {
         study_uid: e.study_uid.clone(),
         series_uid: e.series_uid.clone(),
@@ -247,9 +290,11 @@ fn add_instance(t: &mut Tables<'_>, at: Stamp, e: &InstanceStored) -> Result<()>
 fn remove_instance(t: &mut Tables<'_>, at: Stamp, sop: &str, old: &InstanceRec) -> Result<()> {
     t.instances.remove(sop)?;
     t.children.remove(link(&old.series_uid, sop).as_str())?;
-    let mut series: SeriesRec = get(&t.series, &old.series_uid)?.expect("an instance's series exists");
+    let mut series: SeriesRec =
+        get(&t.series, &old.series_uid)?.expect("an instance's series exists");
     let mut study: StudyRec = get(&t.studies, &old.study_uid)?.expect("an instance's study exists");
-    let mut patient: PatientRec = get(&t.patients, &study.patient_key)?.expect("a study's patient exists");
+    let mut patient: PatientRec =
+        get(&t.patients, &study.patient_key)?.expect("a study's patient exists");
     series.instances -= 1;
     series.size -= old.size;
     series.seq = at.seq;
@@ -261,7 +306,8 @@ fn remove_instance(t: &mut Tables<'_>, at: Stamp, sop: &str, old: &InstanceRec) 
     patient.instances -= 1;
     if series.instances == 0 {
         t.series.remove(old.series_uid.as_str())?;
-        t.children.remove(link(&old.study_uid, &old.series_uid).as_str())?;
+        t.children
+            .remove(link(&old.study_uid, &old.series_uid).as_str())?;
         study.series -= 1;
         patient.series -= 1;
     } else {
@@ -284,7 +330,8 @@ fn remove_instance(t: &mut Tables<'_>, at: Stamp, sop: &str, old: &InstanceRec) 
     }
     if study.instances == 0 {
         t.studies.remove(old.study_uid.as_str())?;
-        t.children.remove(link(&study.patient_key, &old.study_uid).as_str())?;
+        t.children
+            .remove(link(&study.patient_key, &old.study_uid).as_str())?;
         patient.studies -= 1;
     } else {
         put(&mut t.studies, &old.study_uid, &study)?;

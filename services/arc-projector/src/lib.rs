@@ -8,18 +8,22 @@
 
 mod apply;
 mod docs;
+mod progress;
+mod snapshot;
 mod state;
 
 pub use apply::{current_attrs, patient_key};
+pub use progress::{Progress, Restored};
+pub use snapshot::{SnapshotFiles, STATE_FORMAT};
 pub use state::{InstanceRec, Outcome, PatientRec, SeriesRec, StateReader, StudyRec};
 
 use arc_eventlog::{EventLog, Record};
 use arc_index::{StudyIndex, StudyReader};
-use std::sync::Mutex;
 use arc_model::EventEnvelope;
 use redb::ReadableTable;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -54,7 +58,14 @@ macro_rules! from_redb {
         }
     )*};
 }
-from_redb!(redb::Error, redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 /// Result of projection operations.
 pub type Result<T, E = ProjectorError> = std::result::Result<T, E>;
@@ -70,6 +81,8 @@ pub struct Projector {
     /// When the state store last made a commit durable (see [`DURABLE_EVERY`]), and
     /// whether non-durable commits came after it.
     durability: Arc<Mutex<DurableClock>>,
+    /// Where the projection started and how far the log reaches (see [`status`](Self::status)).
+    progress: Arc<Mutex<Progress>>,
 }
 
 #[derive(Debug)]
@@ -87,7 +100,8 @@ const DURABLE_EVERY: Duration = Duration::from_secs(1);
 impl Projector {
     /// Opens (or creates) the projection in `dir` (`state.redb` and `index/`).
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| ProjectorError::State(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ProjectorError::State(format!("{}: {e}", dir.display())))?;
         let db = Arc::new(redb::Database::create(dir.join("state.redb"))?);
         {
             // Create every table up front so readers never see a missing one mid-run.
@@ -103,7 +117,9 @@ impl Projector {
         }
         let index = StudyIndex::open(&dir.join("index"))?;
         let state = StateReader { db: db.clone() };
-        let applied = state.position()?.min(index.committed_position().unwrap_or(0));
+        let applied = state
+            .position()?
+            .min(index.committed_position().unwrap_or(0));
         let (tx, _) = watch::channel(applied);
         let reader = index.reader();
         Ok(Projector {
@@ -112,13 +128,19 @@ impl Projector {
             reader,
             applied: Arc::new(tx),
             dir: dir.to_path_buf(),
-            durability: Arc::new(Mutex::new(DurableClock { last: Instant::now(), behind: false })),
+            durability: Arc::new(Mutex::new(DurableClock {
+                last: Instant::now(),
+                behind: false,
+            })),
+            progress: Arc::new(Mutex::new(Progress::opened(applied))),
         })
     }
 
     /// Reads the state store.
     pub fn state(&self) -> StateReader {
-        StateReader { db: self.db.clone() }
+        StateReader {
+            db: self.db.clone(),
+        }
     }
 
     /// The index, for searches (`arc_index::IndexRead`).
@@ -127,7 +149,11 @@ impl Projector {
     }
 
     fn index_position(&self) -> u64 {
-        self.writer.lock().expect("index writer lock").committed_position().unwrap_or(0)
+        self.writer
+            .lock()
+            .expect("index writer lock")
+            .committed_position()
+            .unwrap_or(0)
     }
 
     /// The next sequence both the state store and the index have applied.
@@ -138,7 +164,9 @@ impl Projector {
     /// Waits until the event at `seq` is applied and searchable; false if `timeout` ran out first.
     pub async fn wait_applied(&self, seq: u64, timeout: Duration) -> bool {
         let mut rx = self.applied.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|next| *next > seq)).await.is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(timeout, rx.wait_for(|next| *next > seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Refuses to run against a log that ends before what this projection already applied.
@@ -146,7 +174,11 @@ impl Projector {
         let log_end = log.end().await?;
         let position = self.state().position()?.max(self.index_position());
         if log_end < position {
-            return Err(ProjectorError::LogBehind { log_end, position, dir: self.dir.clone() });
+            return Err(ProjectorError::LogBehind {
+                log_end,
+                position,
+                dir: self.dir.clone(),
+            });
         }
         Ok(())
     }
@@ -154,15 +186,30 @@ impl Projector {
     /// Applies one batch of consecutive records (blocking: call off the async workers).
     /// Returns the next sequence to apply.
     pub fn apply_batch(&self, records: &[Record]) -> Result<u64> {
-        let Some(last) = records.last() else { return Ok(self.applied()) };
-        let mut txn = self.db.begin_write()?;
-        let durable = self.durability.lock().expect("durability clock").last.elapsed() >= DURABLE_EVERY;
-        if !durable {
-            txn.set_durability(redb::Durability::None).map_err(|e| ProjectorError::State(e.to_string()))?;
-        }
-        let state_next = txn.open_table(state::META)?.get(state::NEXT)?.map(|v| v.value()).unwrap_or(0);
-        // One batch at a time: the writer lock also orders concurrent callers.
+        let Some(last) = records.last() else {
+            return Ok(self.applied());
+        };
+        // One batch at a time: the writer lock also orders concurrent callers. It is taken
+        // before the state transaction so that a snapshot, which holds it and then reads
+        // (or checkpoints) the state store, never waits on a batch that waits on it.
         let mut index = self.writer.lock().expect("index writer lock");
+        let mut txn = self.db.begin_write()?;
+        let durable = self
+            .durability
+            .lock()
+            .expect("durability clock")
+            .last
+            .elapsed()
+            >= DURABLE_EVERY;
+        if !durable {
+            txn.set_durability(redb::Durability::None)
+                .map_err(|e| ProjectorError::State(e.to_string()))?;
+        }
+        let state_next = txn
+            .open_table(state::META)?
+            .get(state::NEXT)?
+            .map(|v| v.value())
+            .unwrap_or(0);
         let index_next = index.committed_position().unwrap_or(0);
         let mut touched = apply::Touched::default();
         for rec in records {
@@ -189,13 +236,17 @@ impl Projector {
         txn.commit()?;
         let mut clock = self.durability.lock().expect("durability clock");
         if durable {
-            *clock = DurableClock { last: Instant::now(), behind: false };
+            *clock = DurableClock {
+                last: Instant::now(),
+                behind: false,
+            };
         } else {
             clock.behind = true;
         }
         drop(clock);
         self.reader.reload()?;
         self.applied.send_replace(next);
+        self.note_log_end(next);
         Ok(next)
     }
 
@@ -206,7 +257,10 @@ impl Projector {
         if clock.behind {
             self.db.begin_write()?.commit()?;
         }
-        *clock = DurableClock { last: Instant::now(), behind: false };
+        *clock = DurableClock {
+            last: Instant::now(),
+            behind: false,
+        };
         Ok(())
     }
 
@@ -224,6 +278,8 @@ impl Projector {
                 }
             };
             if records.is_empty() {
+                // Nothing new: the log ends where this projection stands.
+                self.note_log_end(next);
                 // Quiet log: make what was applied durable, off the async workers.
                 let this = self.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || this.checkpoint()).await {
@@ -245,7 +301,11 @@ impl Projector {
 
     /// Applies the whole log from where the projection stands to its end, calling
     /// `progress(applied, end)` after each batch. Used by `arcstream reindex` and at start.
-    pub async fn catch_up(&self, log: &dyn EventLog, mut progress: impl FnMut(u64, u64)) -> Result<u64> {
+    pub async fn catch_up(
+        &self,
+        log: &dyn EventLog,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64> {
         let end = log.end().await?;
         let mut next = self.applied();
         while next < end {

@@ -156,8 +156,11 @@ pub(crate) fn link(parent: &str, child: &str) -> String {
     format!("{parent}\0{child}")
 }
 
-pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, crate::ProjectorError> {
-    serde_json::from_slice(bytes).map_err(|e| crate::ProjectorError::State(format!("undecodable record: {e}")))
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+) -> Result<T, crate::ProjectorError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| crate::ProjectorError::State(format!("undecodable record: {e}")))
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -220,7 +223,11 @@ impl StateReader {
     }
 
     /// The instances of a study (or of one series of it), each with its record, in storage order.
-    pub fn instances_of(&self, study_uid: &str, series_uid: Option<&str>) -> crate::Result<Vec<(String, InstanceRec)>> {
+    pub fn instances_of(
+        &self,
+        study_uid: &str,
+        series_uid: Option<&str>,
+    ) -> crate::Result<Vec<(String, InstanceRec)>> {
         let series = match series_uid {
             Some(s) => vec![s.to_string()],
             None => self.children(study_uid)?,
@@ -251,7 +258,10 @@ impl StateReader {
     }
 }
 
-pub(crate) fn children_in(table: &impl ReadableTable<&'static str, ()>, parent: &str) -> crate::Result<Vec<String>> {
+pub(crate) fn children_in(
+    table: &impl ReadableTable<&'static str, ()>,
+    parent: &str,
+) -> crate::Result<Vec<String>> {
     let lo = format!("{parent}\0");
     let hi = format!("{parent}\u{1}");
     let mut out = Vec::new();

@@ -2,7 +2,9 @@
 
 use super::*;
 use arc_index::{parse_qido, IndexRead, QidoQuery};
-use arc_model::{Actor, AttrValue, Event, IndexAttrs, InstanceStored, Level, OverwritePolicy, Source};
+use arc_model::{
+    Actor, AttrValue, Event, IndexAttrs, InstanceStored, Level, OverwritePolicy, Source,
+};
 use bytes::Bytes;
 
 fn attrs(patient: &str, study: &str, series: &str, sop: &str, modality: &str) -> IndexAttrs {
@@ -18,7 +20,14 @@ fn attrs(patient: &str, study: &str, series: &str, sop: &str, modality: &str) ->
     ])
 }
 
-fn stored(study: &str, series: &str, sop: &str, sha: &str, modality: &str, overwrite: OverwritePolicy) -> EventEnvelope {
+fn stored(
+    study: &str,
+    series: &str,
+    sop: &str,
+    sha: &str,
+    modality: &str,
+    overwrite: OverwritePolicy,
+) -> EventEnvelope {
     EventEnvelope::new(
         Event::InstanceStored(InstanceStored {
             study_uid: study.into(),
@@ -39,11 +48,20 @@ fn stored(study: &str, series: &str, sop: &str, sha: &str, modality: &str, overw
 }
 
 fn records(from: u64, envs: &[EventEnvelope]) -> Vec<Record> {
-    envs.iter().enumerate().map(|(i, e)| Record { seq: from + i as u64, data: Bytes::from(e.to_bytes()) }).collect()
+    envs.iter()
+        .enumerate()
+        .map(|(i, e)| Record {
+            seq: from + i as u64,
+            data: Bytes::from(e.to_bytes()),
+        })
+        .collect()
 }
 
 fn q(level: Level, params: &[(&str, &str)]) -> QidoQuery {
-    let p: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let p: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     parse_qido(level, &p).unwrap()
 }
 
@@ -61,18 +79,41 @@ fn verdicts_and_counts_follow_log_order() {
     ];
     assert_eq!(p.apply_batch(&records(0, &e)).unwrap(), 6);
     let s = p.state();
-    assert_eq!(s.outcome(&e[0].id.to_string()).unwrap(), Some(Outcome::Stored { seq: 0 }));
-    assert_eq!(s.outcome(&e[3].id.to_string()).unwrap(), Some(Outcome::Unchanged { seq: 0 }));
-    assert!(matches!(s.outcome(&e[4].id.to_string()).unwrap(), Some(Outcome::Refused { status: 0x0111, .. })));
-    assert!(matches!(s.outcome(&e[5].id.to_string()).unwrap(), Some(Outcome::Refused { status: 0xC409, .. })));
+    assert_eq!(
+        s.outcome(&e[0].id.to_string()).unwrap(),
+        Some(Outcome::Stored { seq: 0 })
+    );
+    assert_eq!(
+        s.outcome(&e[3].id.to_string()).unwrap(),
+        Some(Outcome::Unchanged { seq: 0 })
+    );
+    assert!(matches!(
+        s.outcome(&e[4].id.to_string()).unwrap(),
+        Some(Outcome::Refused { status: 0x0111, .. })
+    ));
+    assert!(matches!(
+        s.outcome(&e[5].id.to_string()).unwrap(),
+        Some(Outcome::Refused { status: 0xC409, .. })
+    ));
     let study = s.study("1.1").unwrap().unwrap();
     assert_eq!((study.series, study.instances), (2, 3));
-    assert_eq!(study.modalities.iter().cloned().collect::<Vec<_>>(), vec!["CT", "SR"]);
+    assert_eq!(
+        study.modalities.iter().cloned().collect::<Vec<_>>(),
+        vec!["CT", "SR"]
+    );
     let page = p.index().search(&q(Level::Study, &[])).unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(page.hits[0]["00201208"].values, vec!["3"]);
-    assert_eq!(p.index().count(&q(Level::Instance, &[("StudyInstanceUID", "1.1")])).unwrap(), 3);
-    assert_eq!(s.instance("1.1.1.2").unwrap().unwrap().sha256, "b".repeat(64));
+    assert_eq!(
+        p.index()
+            .count(&q(Level::Instance, &[("StudyInstanceUID", "1.1")]))
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        s.instance("1.1.1.2").unwrap().unwrap().sha256,
+        "b".repeat(64)
+    );
 }
 
 #[test]
@@ -84,10 +125,16 @@ fn overwrite_always_replaces_and_moves_aggregates() {
         stored("1.1", "1.1.2", "9", "b", "MR", OverwritePolicy::Always),
     ];
     p.apply_batch(&records(0, &e)).unwrap();
-    assert_eq!(p.state().outcome(&e[1].id.to_string()).unwrap(), Some(Outcome::Replaced { seq: 1 }));
+    assert_eq!(
+        p.state().outcome(&e[1].id.to_string()).unwrap(),
+        Some(Outcome::Replaced { seq: 1 })
+    );
     let study = p.state().study("1.1").unwrap().unwrap();
     assert_eq!((study.series, study.instances), (1, 1));
-    assert_eq!(study.modalities.iter().cloned().collect::<Vec<_>>(), vec!["MR"]);
+    assert_eq!(
+        study.modalities.iter().cloned().collect::<Vec<_>>(),
+        vec!["MR"]
+    );
     assert!(p.state().series("1.1.1").unwrap().is_none());
     assert_eq!(p.index().count(&q(Level::Series, &[])).unwrap(), 1);
 }
@@ -113,27 +160,58 @@ fn coerced_attributes_reach_the_index_and_the_record_but_not_the_event_attrs() {
     let mut e = stored("1.1", "1.1.1", "1", "a", "CT", OverwritePolicy::Never);
     let Event::InstanceStored(ref mut payload) = e.event;
     payload.coerced = IndexAttrs::from([
-        ("00100010".to_string(), AttrValue::text("PN", vec!["Coerced^Name".into()])),
-        ("00100020".to_string(), AttrValue::text("LO", vec!["NEWID".into()])),
-        ("00181000".to_string(), AttrValue::text("LO", vec!["SERIAL".into()])),
+        (
+            "00100010".to_string(),
+            AttrValue::text("PN", vec!["Coerced^Name".into()]),
+        ),
+        (
+            "00100020".to_string(),
+            AttrValue::text("LO", vec!["NEWID".into()]),
+        ),
+        (
+            "00181000".to_string(),
+            AttrValue::text("LO", vec!["SERIAL".into()]),
+        ),
     ]);
     e.version = e.event.version();
     assert_eq!(e.version, 2);
     // the same bytes with another coercion are another object; with the same, nothing changes
     let same = EventEnvelope::new(e.event.clone(), Actor::default());
     let plain = stored("1.1", "1.1.1", "1", "a", "CT", OverwritePolicy::Never);
-    p.apply_batch(&records(0, &[e.clone(), same.clone(), plain.clone()])).unwrap();
+    p.apply_batch(&records(0, &[e.clone(), same.clone(), plain.clone()]))
+        .unwrap();
     let s = p.state();
-    assert_eq!(s.outcome(&same.id.to_string()).unwrap(), Some(Outcome::Unchanged { seq: 0 }));
-    assert!(matches!(s.outcome(&plain.id.to_string()).unwrap(), Some(Outcome::Refused { status: 0x0111, .. })));
+    assert_eq!(
+        s.outcome(&same.id.to_string()).unwrap(),
+        Some(Outcome::Unchanged { seq: 0 })
+    );
+    assert!(matches!(
+        s.outcome(&plain.id.to_string()).unwrap(),
+        Some(Outcome::Refused { status: 0x0111, .. })
+    ));
     let rec = s.instance("1").unwrap().unwrap();
-    assert_eq!(rec.overrides().len(), 3, "every coerced attribute is merged on retrieve");
+    assert_eq!(
+        rec.overrides().len(),
+        3,
+        "every coerced attribute is merged on retrieve"
+    );
     assert!(rec.modified > 0);
-    let page = p.index().search(&q(Level::Study, &[("PatientName", "Coerced^Name")])).unwrap();
+    let page = p
+        .index()
+        .search(&q(Level::Study, &[("PatientName", "Coerced^Name")]))
+        .unwrap();
     assert_eq!(page.total, 1);
     assert_eq!(page.hits[0]["00100020"].values, vec!["NEWID"]);
-    assert!(p.state().patient("NEWID").unwrap().is_some(), "the patient key follows the coerced Patient ID");
-    assert_eq!(p.index().count(&q(Level::Study, &[("PatientName", "Doe^P1")])).unwrap(), 0);
+    assert!(
+        p.state().patient("NEWID").unwrap().is_some(),
+        "the patient key follows the coerced Patient ID"
+    );
+    assert_eq!(
+        p.index()
+            .count(&q(Level::Study, &[("PatientName", "Doe^P1")]))
+            .unwrap(),
+        0
+    );
 }
 
 #[test]
@@ -156,9 +234,20 @@ fn a_copy_landing_after_other_events_is_ignored_the_same_way_in_any_batching() {
     for p in [&p, &q2] {
         assert_eq!(p.applied(), 3, "the copy still moves the position");
         let s = p.state();
-        assert_eq!(s.instance("9").unwrap().unwrap().sha256, "b".repeat(64), "the copy must not bring the old bytes back");
-        assert_eq!(s.outcome(&first.id.to_string()).unwrap(), Some(Outcome::Stored { seq: 0 }), "the first copy's verdict stands");
-        assert_eq!(s.outcome(&second.id.to_string()).unwrap(), Some(Outcome::Replaced { seq: 1 }));
+        assert_eq!(
+            s.instance("9").unwrap().unwrap().sha256,
+            "b".repeat(64),
+            "the copy must not bring the old bytes back"
+        );
+        assert_eq!(
+            s.outcome(&first.id.to_string()).unwrap(),
+            Some(Outcome::Stored { seq: 0 }),
+            "the first copy's verdict stands"
+        );
+        assert_eq!(
+            s.outcome(&second.id.to_string()).unwrap(),
+            Some(Outcome::Replaced { seq: 1 })
+        );
         let study = s.study("1.1").unwrap().unwrap();
         assert_eq!((study.series, study.instances, study.size), (1, 1, 100));
         assert_eq!(p.index().count(&q(Level::Instance, &[])).unwrap(), 1);

@@ -8,15 +8,19 @@
 //! memory, disk use, and (arcstream only) `reindex` speed. It prints a markdown table.
 //! `--groups` adds the DICOMweb groups (`bench::dicomweb`): metadata of a large series, frames
 //! and rendered images.
+//! `--distributed` also measures several nodes on one Kafka topic and one S3 prefix (see
+//! `distributed`), in a column of their own and a section on projection lag and snapshots.
 //!
 //! It is a command, not a test: nothing here asserts on timings. Errors a server returns are
 //! counted and reported, not fatal, because how a server misbehaves under load is a result.
 
 mod corpus;
 mod dicomweb;
+mod distributed;
 mod measure;
 mod report;
 mod servers;
+mod testservers;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -54,6 +58,8 @@ pub(crate) struct BenchArgs {
     keep: bool,
     #[command(flatten)]
     dicomweb: dicomweb::DicomwebArgs,
+    #[command(flatten)]
+    distributed: distributed::DistributedArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,7 +88,11 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
     let templates = corpus::load_templates(&args.corpus)?;
     eprintln!(
         "bench: templates {}",
-        templates.iter().map(|t| format!("{} ({} B)", t.name, t.size)).collect::<Vec<_>>().join(", ")
+        templates
+            .iter()
+            .map(|t| format!("{} ({} B)", t.name, t.size))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let selected = args.dicomweb.selected();
     let started = Instant::now();
@@ -97,7 +107,12 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         workload.studies.len(),
         started.elapsed().as_secs_f64()
     );
-    let plan = selected.core.then(|| measure::Plan::new(&workload, &levels, args.queries));
+    if args.distributed.enabled() && !selected.core {
+        bail!("--distributed measures the core group; select it with --groups core,...");
+    }
+    let plan = selected
+        .core
+        .then(|| measure::Plan::new(&workload, &levels, args.queries));
     let started = Instant::now();
     let dw = dicomweb::Plan::new(&args.dicomweb, &args.corpus, &templates)?;
     if selected.any_dicomweb() {
@@ -119,25 +134,47 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
     let mut results = Vec::new();
 
     // The servers are measured one after the other, each alone on the machine.
-    let arc_dir = tempfile::Builder::new().prefix("arcstream-bench-arc-").tempdir()?;
+    let arc_dir = tempfile::Builder::new()
+        .prefix("arcstream-bench-arc-")
+        .tempdir()?;
     let arc = bench_arcstream(&exe, arc_dir.path(), &client, plan.as_ref(), &dw).await;
     results.push(report::unwrap_or_failed("arcstream", arc));
 
+    let mut dist = None;
+    // The distributed column runs the core group's plan; without it there is nothing to compare.
+    if let (true, Some(plan)) = (args.distributed.enabled(), plan.as_ref()) {
+        let dir = tempfile::Builder::new()
+            .prefix("arcstream-bench-dist-")
+            .tempdir()?;
+        match distributed::bench(&exe, &args.distributed, dir.path(), &client, plan).await {
+            Ok((m, extra)) => {
+                results.push(m);
+                dist = Some((extra, dir));
+            }
+            Err(e) => results.push(report::unwrap_or_failed("arcstream distributed", Err(e))),
+        }
+    }
+
     let mut peer_dir = None;
     if args.peer == Peer::Orthanc {
-        let dir = tempfile::Builder::new().prefix("arcstream-bench-orthanc-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("arcstream-bench-orthanc-")
+            .tempdir()?;
         let orthanc = bench_orthanc(dir.path(), &client, plan.as_ref(), &dw).await;
         results.push(report::unwrap_or_failed("Orthanc", orthanc));
         peer_dir = Some(dir);
     }
 
-    let md = report::render(&report::Context {
+    let mut md = report::render(&report::Context {
         command_line,
         instances: workload.instances(),
         bytes: workload.bytes(),
         studies: workload.studies.len(),
         series: workload.series_count(),
-        templates: templates.iter().map(|t| format!("{} ({} B)", t.name, t.size)).collect(),
+        templates: templates
+            .iter()
+            .map(|t| format!("{} ({} B)", t.name, t.size))
+            .collect(),
         levels: levels.clone(),
         queries: plan.as_ref().map_or(0, |p| p.queries.len()),
         release: !cfg!(debug_assertions),
@@ -146,6 +183,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
         core: selected.core,
         dicomweb_note: dicomweb::note(&dw),
     });
+    if let Some((extra, _)) = &dist {
+        md.push_str(&distributed::render(extra));
+    }
     println!("{md}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, &md).with_context(|| format!("cannot write {}", path.display()))?;
@@ -153,6 +193,9 @@ pub(crate) async fn run(args: BenchArgs) -> Result<()> {
     }
     if args.keep {
         eprintln!("bench: kept {}", arc_dir.keep().display());
+        if let Some((_, d)) = dist {
+            eprintln!("bench: kept {}", d.keep().display());
+        }
         if let Some(d) = peer_dir {
             eprintln!("bench: kept {}", d.keep().display());
         }
@@ -170,22 +213,34 @@ async fn bench_arcstream(
 ) -> Result<Measured> {
     let data = dir.join("data");
     let log = dir.join("serve.log");
-    eprintln!("bench: starting arcstream (data {}, log {})", data.display(), log.display());
+    eprintln!(
+        "bench: starting arcstream (data {}, log {})",
+        data.display(),
+        log.display()
+    );
     let mut server = servers::start_arcstream(exe, &data, &log).await?;
-    let mut m = Measured::new("arcstream", format!("{} ({})", env!("CARGO_PKG_VERSION"), build_kind()));
+    let mut m = Measured::new(
+        "arcstream",
+        format!("{} ({})", env!("CARGO_PKG_VERSION"), build_kind()),
+    );
     let outcome = run_groups(&mut server, client, plan, dw, &mut m).await;
     m.peak_rss_kib = server.vm_hwm_kib();
     m.disk_bytes = Some(servers::dir_size(&data));
     if let Err(e) = outcome {
         m.errors.add(format!("measurement stopped: {e:#}"));
-        m.errors.add(format!("server log tail:\n{}", server.log_tail(30)));
+        m.errors
+            .add(format!("server log tail:\n{}", server.log_tail(30)));
         return Ok(m);
     }
     eprintln!("bench: stopping arcstream (SIGTERM)");
     match server.terminate(Duration::from_secs(30)).await {
-        Ok(status) if !status.success() => m.errors.add(format!("arcstream exited with {status} on SIGTERM")),
+        Ok(status) if !status.success() => m
+            .errors
+            .add(format!("arcstream exited with {status} on SIGTERM")),
         Ok(_) => {}
-        Err(e) => m.errors.add(format!("arcstream did not stop cleanly: {e:#}")),
+        Err(e) => m
+            .errors
+            .add(format!("arcstream did not stop cleanly: {e:#}")),
     }
     eprintln!("bench: reindexing");
     match servers::reindex(exe, &data, &dir.join("reindex.log")).await {
@@ -207,10 +262,12 @@ async fn bench_orthanc(
     let mut m = Measured::new("Orthanc", version);
     let outcome = run_groups(&mut server, client, plan, dw, &mut m).await;
     m.peak_rss_kib = server.vm_hwm_kib();
-    m.disk_bytes = Some(servers::dir_size(&dir.join("storage")) + servers::dir_size(&dir.join("index")));
+    m.disk_bytes =
+        Some(servers::dir_size(&dir.join("storage")) + servers::dir_size(&dir.join("index")));
     if let Err(e) = outcome {
         m.errors.add(format!("measurement stopped: {e:#}"));
-        m.errors.add(format!("server log tail:\n{}", server.log_tail(30)));
+        m.errors
+            .add(format!("server log tail:\n{}", server.log_tail(30)));
         return Ok(m);
     }
     eprintln!("bench: stopping Orthanc (SIGTERM)");
@@ -234,7 +291,7 @@ async fn run_groups(
     dicomweb::run_all(server, client, dw, m).await
 }
 
-fn build_kind() -> &'static str {
+pub(crate) fn build_kind() -> &'static str {
     if cfg!(debug_assertions) {
         "debug build"
     } else {
@@ -245,7 +302,11 @@ fn build_kind() -> &'static str {
 /// Makes sure a server we started is still alive before measuring it further.
 fn ensure_alive(server: &mut Server) -> Result<()> {
     if let Some(status) = server.exited() {
-        bail!("{} exited ({status}); log tail:\n{}", server.name, server.log_tail(30));
+        bail!(
+            "{} exited ({status}); log tail:\n{}",
+            server.name,
+            server.log_tail(30)
+        );
     }
     Ok(())
 }

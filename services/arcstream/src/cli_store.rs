@@ -13,7 +13,11 @@ pub(crate) struct StoreArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// The archive's DICOMweb base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080/aets/ARCSTREAM/rs", env = "ARCSTREAM_URL")]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080/aets/ARCSTREAM/rs",
+        env = "ARCSTREAM_URL"
+    )]
     url: String,
     /// Files per STOW-RS request.
     #[arg(long, default_value_t = 16)]
@@ -52,14 +56,20 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// Builds a `multipart/related; type="application/dicom"` body; returns (content type, body).
 pub(crate) fn multipart(files: &[Vec<u8>]) -> (String, Vec<u8>) {
     let boundary = format!("arcstream-{:016x}", rand::random::<u64>());
-    let mut body = Vec::with_capacity(files.iter().map(Vec::len).sum::<usize>() + 128 * files.len());
+    let mut body =
+        Vec::with_capacity(files.iter().map(Vec::len).sum::<usize>() + 128 * files.len());
     for f in files {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").as_bytes(),
+        );
         body.extend_from_slice(f);
         body.extend_from_slice(b"\r\n");
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"), body)
+    (
+        format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"),
+        body,
+    )
 }
 
 struct BatchOutcome {
@@ -70,7 +80,11 @@ struct BatchOutcome {
 async fn send(client: &reqwest::Client, url: &str, files: &[PathBuf]) -> Result<BatchOutcome> {
     let mut bodies = Vec::with_capacity(files.len());
     for f in files {
-        bodies.push(tokio::fs::read(f).await.with_context(|| format!("cannot read {}", f.display()))?);
+        bodies.push(
+            tokio::fs::read(f)
+                .await
+                .with_context(|| format!("cannot read {}", f.display()))?,
+        );
     }
     let (ct, body) = multipart(&bodies);
     let resp = client
@@ -82,17 +96,34 @@ async fn send(client: &reqwest::Client, url: &str, files: &[PathBuf]) -> Result<
         .await
         .with_context(|| format!("cannot reach {url}; is `arcstream serve` running?"))?;
     let status = resp.status();
-    let warnings: Vec<String> =
-        resp.headers().get_all("warning").iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect();
+    let warnings: Vec<String> = resp
+        .headers()
+        .get_all("warning")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
     let text = resp.text().await.unwrap_or_default();
     if !matches!(status.as_u16(), 200 | 202 | 409) {
         bail!("the archive answered {status}: {}", text.trim());
     }
-    let doc: serde_json::Value = serde_json::from_str(&text).context("the archive's answer is not DICOM JSON")?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).context("the archive's answer is not DICOM JSON")?;
     let stored = doc["00081199"]["Value"].as_array().map_or(0, Vec::len);
-    let mut failed: Vec<String> = warnings.iter().map(|w| w.splitn(3, ' ').nth(2).unwrap_or(w).trim_matches('"').to_string()).collect();
+    let mut failed: Vec<String> = warnings
+        .iter()
+        .map(|w| {
+            w.splitn(3, ' ')
+                .nth(2)
+                .unwrap_or(w)
+                .trim_matches('"')
+                .to_string()
+        })
+        .collect();
     let n_failed = doc["00081198"]["Value"].as_array().map_or(0, Vec::len);
-    failed.resize(n_failed.max(failed.len().min(n_failed)), "failed (no reason given)".to_string());
+    failed.resize(
+        n_failed.max(failed.len().min(n_failed)),
+        "failed (no reason given)".to_string(),
+    );
     Ok(BatchOutcome { stored, failed })
 }
 
@@ -105,8 +136,14 @@ pub(crate) async fn run(args: StoreArgs) -> Result<()> {
     let url = args.url.trim_end_matches('/').to_string();
     let client = reqwest::Client::new();
     let bar = ProgressBar::new(files.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  {msg}").expect("template"));
-    let batches: Vec<Vec<PathBuf>> = files.chunks(args.batch.max(1)).map(<[PathBuf]>::to_vec).collect();
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  {msg}")
+            .expect("template"),
+    );
+    let batches: Vec<Vec<PathBuf>> = files
+        .chunks(args.batch.max(1))
+        .map(<[PathBuf]>::to_vec)
+        .collect();
     let mut stored = 0;
     let mut failed = Vec::new();
     let mut results = futures::stream::iter(batches.into_iter().map(|b| {
@@ -127,7 +164,11 @@ pub(crate) async fn run(args: StoreArgs) -> Result<()> {
         bar.set_message(format!("{stored} stored, {} failed", failed.len()));
     }
     bar.finish();
-    println!("{stored} instances stored, {} failed, from {} files", failed.len(), files.len());
+    println!(
+        "{stored} instances stored, {} failed, from {} files",
+        failed.len(),
+        files.len()
+    );
     for f in &failed {
         println!("  failed: {f}");
     }

@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "arcstream", version, about = "An event-sourced DICOM archive on object storage")]
+#[command(
+    name = "arcstream",
+    version,
+    about = "An event-sourced DICOM archive on object storage"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,7 +28,8 @@ enum Command {
     Store(cli_store::StoreArgs),
     /// Rebuilds this node's projection (state store and index) from the start of the log.
     Reindex(NodeArgs),
-    /// Measures STOW, QIDO, WADO and reindex against the embedded default and Orthanc.
+    /// Measures STOW, QIDO, WADO and reindex against the embedded default and Orthanc (and,
+    /// with --distributed, several nodes on Kafka and S3).
     Bench(bench::BenchArgs),
 }
 
@@ -53,6 +58,17 @@ pub(crate) struct NodeArgs {
     /// What to do with a different object under a SOP Instance UID already held: never|always.
     #[arg(long)]
     overwrite: Option<String>,
+    /// This node's name in the snapshot lease and in /health [default: the host name].
+    #[arg(long)]
+    node_id: Option<String>,
+    /// Events between two snapshots (published by one node at a time on a shared log; 0: none)
+    /// [default: 10000].
+    #[arg(long)]
+    snapshot_events: Option<String>,
+    /// /ready answers 200 while the projection is at most this many events behind the log
+    /// [default: 1000].
+    #[arg(long)]
+    ready_max_lag: Option<String>,
 }
 
 impl NodeArgs {
@@ -66,6 +82,9 @@ impl NodeArgs {
             ("log", &self.log),
             ("store", &self.store),
             ("overwrite", &self.overwrite),
+            ("node_id", &self.node_id),
+            ("snapshot_events", &self.snapshot_events),
+            ("ready_max_lag", &self.ready_max_lag),
         ];
         for (key, value) in flags {
             if let Some(v) = value {
@@ -81,11 +100,14 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "arcstream=info,arc_=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "arcstream=info,arc_=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match cli.command {
             Command::Serve(args) => node::serve(args.load()?).await,

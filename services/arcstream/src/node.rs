@@ -1,19 +1,31 @@
-//! Starting a node and rebuilding its projection.
+//! Starting a node (listener first, snapshot restore, catch-up, the snapshot publisher)
+//! and rebuilding its projection.
 
 use anyhow::{Context, Result};
 use arc_archive::Archive;
+use arc_cluster::{Publisher, PublisherConfig};
 use arc_config::NodeConfig;
 use arc_projector::Projector;
+use axum::extract::Request;
+use axum::Router;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::Arc;
+use std::future::IntoFuture;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tower::ServiceExt;
 
 /// Holds the data folder for this process: two processes on one embedded log would corrupt it.
 fn lock_data_dir(cfg: &NodeConfig) -> Result<std::fs::File> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("cannot create the data folder {}; choose another with --data-dir", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+        format!(
+            "cannot create the data folder {}; choose another with --data-dir",
+            cfg.data_dir.display()
+        )
+    })?;
     let path = cfg.data_dir.join("LOCK");
-    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
@@ -24,37 +36,88 @@ fn lock_data_dir(cfg: &NodeConfig) -> Result<std::fs::File> {
     }
 }
 
-async fn open_parts(cfg: &NodeConfig) -> Result<(Arc<dyn arc_eventlog::EventLog>, Arc<dyn arc_objstore::ObjectStore>)> {
+async fn open_parts(
+    cfg: &NodeConfig,
+) -> Result<(
+    Arc<dyn arc_eventlog::EventLog>,
+    Arc<dyn arc_objstore::ObjectStore>,
+)> {
     let log = arc_eventlog::open_uri(&cfg.log_uri())
         .await
         .with_context(|| format!("cannot open the event log {}", cfg.log_uri()))?;
-    let store = arc_objstore::open(&cfg.store_uri()).await.with_context(|| format!("cannot open the object store {}", cfg.store_uri()))?;
+    let store = arc_objstore::open(&cfg.store_uri())
+        .await
+        .with_context(|| format!("cannot open the object store {}", cfg.store_uri()))?;
     Ok((log, store))
 }
 
+/// Whether the projection folder has nothing in it (missing counts as empty).
+fn projection_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none())
+}
+
+/// The router the listener serves, replaced once the node can serve DICOMweb: before that
+/// it answers `/health` and `/ready` only, so orchestrators see a live node from the start.
+#[derive(Clone)]
+struct Switch(Arc<RwLock<Router>>);
+
+impl Switch {
+    fn set(&self, router: Router) {
+        *self.0.write().expect("router switch") = router;
+    }
+
+    fn service(&self) -> Router {
+        let switch = self.clone();
+        Router::new().fallback(move |req: Request| {
+            let current = switch.0.read().expect("router switch").clone();
+            async move { current.oneshot(req).await }
+        })
+    }
+}
+
 /// Runs a node until Ctrl-C or SIGTERM.
+///
+/// Order: the log and the store are checked; a node with a projection opens it and checks
+/// it against the log before it listens (a reset log stops it here). Then it listens:
+/// `/health` answers from now on. A node with an empty projection restores the newest
+/// snapshot meanwhile (`/ready` 503, DICOMweb 503). Then DICOMweb is served while the
+/// projection catches up with the log (`/ready` 503 until it is within `ready_max_lag`);
+/// the "listening" line on stdout comes once that start-up catch-up is done. On a shared
+/// log the node also competes for the lease to publish snapshots.
 pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
     let _lock = lock_data_dir(&cfg)?;
     let (log, store) = open_parts(&cfg).await?;
+    let node_id = cfg.node_id();
     let dir = cfg.projection_dir();
-    let projector = tokio::task::spawn_blocking(move || Projector::open(&dir)).await??;
-    projector.check_log(&*log).await?;
-    let start = Instant::now();
-    let applied = projector.catch_up(&*log, |_, _| {}).await?;
-    tracing::info!(applied, elapsed_ms = start.elapsed().as_millis() as u64, "projection caught up with the log");
-    tokio::spawn(projector.clone().run(log.clone()));
+    let fresh = projection_empty(&dir);
+    let existing = if fresh {
+        None
+    } else {
+        Some(open_projection(&dir, &*log).await?)
+    };
 
-    let archive = Archive::new(log, store, projector, cfg.overwrite, Duration::from_millis(cfg.write_wait_ms))
-        .with_spool_dir(cfg.data_dir.join("spool"));
-    let state = arc_dicomweb::AppState { archive, config: Arc::new(cfg.clone()) };
-    let app = arc_dicomweb::router(state);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
-        .with_context(|| format!("cannot listen on {}; is another server using it? choose another with --listen", cfg.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; is another server using it? choose another with --listen",
+                cfg.listen
+            )
+        })?;
     let addr = listener.local_addr()?;
-    // Tests and scripts read this line to learn the port when listening on port 0.
-    println!("arcstream listening on http://{addr}  (DICOMweb: http://{addr}/aets/{}/rs)", cfg.aet);
-    tracing::info!(%addr, aet = %cfg.aet, log = %cfg.log_uri(), store = %cfg.store_uri(), "node started");
+    let switch = Switch(Arc::new(RwLock::new(arc_dicomweb::starting_router(
+        node_id.clone(),
+        "restoring a snapshot",
+    ))));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let app = switch.service();
     // Answers are streamed in many writes (multipart parts, chunks); with Nagle's algorithm a
     // small write waits for the client's delayed ACK (about 40 ms on Linux) on kept-alive
     // connections.
@@ -63,15 +126,118 @@ pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
+    );
+    tracing::info!(%addr, aet = %cfg.aet, node_id = %node_id, log = %cfg.log_uri(), store = %cfg.store_uri(),
+        "node started: /health answers, /ready once caught up with the log");
+
+    let projector = match existing {
+        Some(p) => p,
+        None => {
+            let end = log.end().await?;
+            let started = Instant::now();
+            let restored = arc_cluster::restore(&*store, &dir, end)
+                .await
+                .context("cannot restore a snapshot")?;
+            match &restored {
+                Some(r) => tracing::info!(
+                    generation = %r.generation, position = r.position, log_end = end,
+                    elapsed_ms = started.elapsed().as_millis() as u64, "projection restored from a snapshot"
+                ),
+                None => tracing::info!(
+                    log_end = end,
+                    "no snapshot to restore; replaying the log from its start"
+                ),
+            }
+            let p = open_projection(&dir, &*log).await?;
+            if let Some(r) = restored {
+                p.set_restored(r);
+            }
+            p
+        }
+    };
+    tokio::spawn(
+        projector
+            .clone()
+            .watch_log_end(log.clone(), Duration::from_millis(500)),
+    );
+    let archive = Archive::new(
+        log.clone(),
+        store.clone(),
+        projector.clone(),
+        cfg.overwrite,
+        Duration::from_millis(cfg.write_wait_ms),
+    )
+    .with_spool_dir(cfg.data_dir.join("spool"));
+    let publisher = cfg.shared_log().then(|| {
+        let mut pc = PublisherConfig::new(
+            &node_id,
+            cfg.snapshot_events,
+            cfg.data_dir.join("snapshot-staging"),
+        );
+        pc.max_lag_to_lead = cfg.ready_max_lag;
+        let publisher = Publisher::new(
+            pc,
+            store.clone(),
+            log.clone(),
+            projector.clone(),
+            archive.retrieve(),
+        );
+        tokio::spawn(publisher.run(stopped(stop_rx.clone())))
+    });
+    let state = arc_dicomweb::AppState {
+        archive,
+        config: Arc::new(cfg.clone()),
+    };
+    // DICOMweb from now on; /ready says whether its answers are current.
+    switch.set(arc_dicomweb::router(state));
+
+    let start = Instant::now();
+    let from = projector.applied();
+    tokio::select! {
+        caught = projector.catch_up(&*log, |_, _| {}) => match caught {
+            Ok(applied) => tracing::info!(
+                applied, replayed = applied - from, elapsed_ms = start.elapsed().as_millis() as u64,
+                "projection caught up with the log"
+            ),
+            Err(e) => tracing::warn!(error = %e, "catching up with the log failed; following it goes on"),
+        },
+        _ = stopped(stop_rx.clone()) => {}
+    }
+    // Tests and scripts read this line to learn the port when listening on port 0; it comes
+    // once the start-up catch-up is done, so what the node answers from then on is current.
+    println!(
+        "arcstream listening on http://{addr}  (DICOMweb: http://{addr}/aets/{}/rs)",
+        cfg.aet
+    );
+    tokio::spawn(projector.clone().run(log.clone()));
+
+    server.await.context("the HTTP server task failed")??;
+    if let Some(p) = publisher {
+        // Gives the lease up so another node takes over at once; bounded, it expires anyway.
+        let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
+    }
     Ok(())
+}
+
+/// Opens the projection and refuses a log that ends before it.
+async fn open_projection(dir: &Path, log: &dyn arc_eventlog::EventLog) -> Result<Projector> {
+    let d = dir.to_path_buf();
+    let projector = tokio::task::spawn_blocking(move || Projector::open(&d)).await??;
+    projector.check_log(log).await?;
+    Ok(projector)
 }
 
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("signal handler");
     tokio::select! {
         _ = ctrl_c => {},
         _ = term.recv() => {},
@@ -87,18 +253,31 @@ pub(crate) async fn reindex(cfg: NodeConfig) -> Result<()> {
     let old = dir.with_extension("old");
     if dir.exists() {
         let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(&dir, &old).with_context(|| format!("cannot move {} aside; is a node still running on it?", dir.display()))?;
+        std::fs::rename(&dir, &old).with_context(|| {
+            format!(
+                "cannot move {} aside; is a node still running on it?",
+                dir.display()
+            )
+        })?;
     }
     let d = dir.clone();
     let projector = tokio::task::spawn_blocking(move || Projector::open(&d)).await??;
     let end = log.end().await?;
     let bar = ProgressBar::new(end);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} events  {per_sec}  eta {eta}").expect("template"));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} events  {per_sec}  eta {eta}")
+            .expect("template"),
+    );
     let start = Instant::now();
-    let applied = projector.catch_up(&*log, |n, _| bar.set_position(n)).await?;
+    let applied = projector
+        .catch_up(&*log, |n, _| bar.set_position(n))
+        .await?;
     bar.finish();
     let secs = start.elapsed().as_secs_f64();
-    println!("reindexed {applied} events in {secs:.2} s ({:.0} events/s)", applied as f64 / secs.max(1e-9));
+    println!(
+        "reindexed {applied} events in {secs:.2} s ({:.0} events/s)",
+        applied as f64 / secs.max(1e-9)
+    );
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }

@@ -16,24 +16,45 @@ pub(crate) fn decode_rle(frame: &[u8], info: &ImageInfo) -> Result<Vec<u8>, Dico
     if frame.len() < 64 {
         return Err(bad("frame shorter than the 64-byte header".into()));
     }
-    let word = |i: usize| u32::from_le_bytes([frame[i * 4], frame[i * 4 + 1], frame[i * 4 + 2], frame[i * 4 + 3]]) as usize;
+    let word = |i: usize| {
+        u32::from_le_bytes([
+            frame[i * 4],
+            frame[i * 4 + 1],
+            frame[i * 4 + 2],
+            frame[i * 4 + 3],
+        ]) as usize
+    };
     let count = word(0);
     if count != segments_expected || count > 15 {
-        return Err(bad(format!("{count} segments, {segments_expected} expected")));
+        return Err(bad(format!(
+            "{count} segments, {segments_expected} expected"
+        )));
     }
     let mut out = vec![0u8; pixels * spp * bytes_per_sample];
     for seg in 0..count {
         let start = word(seg + 1);
-        let end = if seg + 1 < count { word(seg + 2) } else { frame.len() };
+        let end = if seg + 1 < count {
+            word(seg + 2)
+        } else {
+            frame.len()
+        };
         if start < 64 || start > end || end > frame.len() {
-            return Err(bad(format!("segment {seg} offsets {start}..{end} out of range")));
+            return Err(bad(format!(
+                "segment {seg} offsets {start}..{end} out of range"
+            )));
         }
         let plane = unpack_bits(&frame[start..end], pixels);
         if plane.len() < pixels {
-            return Err(bad(format!("segment {seg} decodes to {} of {pixels} bytes", plane.len())));
+            return Err(bad(format!(
+                "segment {seg} decodes to {} of {pixels} bytes",
+                plane.len()
+            )));
         }
         // segments run sample by sample, most significant byte first (PS3.5 G.2)
-        let (sample, byte) = (seg / bytes_per_sample, bytes_per_sample - 1 - seg % bytes_per_sample);
+        let (sample, byte) = (
+            seg / bytes_per_sample,
+            bytes_per_sample - 1 - seg % bytes_per_sample,
+        );
         for (p, &v) in plane.iter().take(pixels).enumerate() {
             out[(p * spp + sample) * bytes_per_sample + byte] = v;
         }
@@ -102,9 +123,13 @@ pub(crate) fn decode_jpeg(frame: &[u8], info: &ImageInfo) -> Result<Vec<u8>, Dic
         // `RGB` interleaves the components as coded (`None` would leave them planar)
         decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB);
     }
-    let data = decoder.decode().map_err(|e| DicomError::Decode(format!("JPEG: {e}")))?;
+    let data = decoder
+        .decode()
+        .map_err(|e| DicomError::Decode(format!("JPEG: {e}")))?;
     // jpeg-decoder gives 16-bit samples in native byte order; make them little endian
-    let is16 = decoder.info().is_some_and(|i| i.pixel_format == jpeg_decoder::PixelFormat::L16);
+    let is16 = decoder
+        .info()
+        .is_some_and(|i| i.pixel_format == jpeg_decoder::PixelFormat::L16);
     if is16 && cfg!(target_endian = "big") {
         return Ok(data.chunks_exact(2).flat_map(|c| [c[1], c[0]]).collect());
     }
@@ -112,15 +137,26 @@ pub(crate) fn decode_jpeg(frame: &[u8], info: &ImageInfo) -> Result<Vec<u8>, Dic
 }
 
 /// A sequential DCT frame through arcstream's own decoder, to Bits Allocated wide samples.
-fn decode_dct(frame: &[u8], info: &ImageInfo, colour: bool, rgb: bool) -> Result<Vec<u8>, DicomError> {
-    let expect = (usize::from(info.columns), usize::from(info.rows), usize::from(info.samples_per_pixel));
+fn decode_dct(
+    frame: &[u8],
+    info: &ImageInfo,
+    colour: bool,
+    rgb: bool,
+) -> Result<Vec<u8>, DicomError> {
+    let expect = (
+        usize::from(info.columns),
+        usize::from(info.rows),
+        usize::from(info.samples_per_pixel),
+    );
     let decoded = super::jpeg::decode(frame, Some(expect))?;
     let samples = decoded.samples(colour && decoded.declared_transform().unwrap_or(!rgb));
     let precision = decoded.geometry().3;
     match info.bits_allocated {
         8 if precision <= 8 => Ok(samples.iter().map(|&v| v as u8).collect()),
         16 => Ok(samples.iter().flat_map(|v| v.to_le_bytes()).collect()),
-        ba => Err(DicomError::Decode(format!("JPEG: {precision}-bit samples with Bits Allocated {ba}"))),
+        ba => Err(DicomError::Decode(format!(
+            "JPEG: {precision}-bit samples with Bits Allocated {ba}"
+        ))),
     }
 }
 

@@ -37,7 +37,10 @@ impl ImageFormat {
 }
 
 fn encode_err(e: impl std::fmt::Display) -> DicomError {
-    DicomError::Encode { reason: e.to_string(), source: None }
+    DicomError::Encode {
+        reason: e.to_string(),
+        source: None,
+    }
 }
 
 fn dims(img: &Image) -> Result<(u16, u16), DicomError> {
@@ -51,7 +54,11 @@ pub(crate) fn jpeg(img: &Image, quality: u8) -> Result<Vec<u8>, DicomError> {
     let (w, h) = dims(img)?;
     let mut out = Vec::new();
     let encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
-    let color = if img.channels == 1 { jpeg_encoder::ColorType::Luma } else { jpeg_encoder::ColorType::Rgb };
+    let color = if img.channels == 1 {
+        jpeg_encoder::ColorType::Luma
+    } else {
+        jpeg_encoder::ColorType::Rgb
+    };
     encoder.encode(&img.data, w, h, color).map_err(encode_err)?;
     Ok(out)
 }
@@ -61,7 +68,11 @@ pub(crate) fn png(img: &Image) -> Result<Vec<u8>, DicomError> {
     let mut out = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut out, img.width as u32, img.height as u32);
-        encoder.set_color(if img.channels == 1 { png::ColorType::Grayscale } else { png::ColorType::Rgb });
+        encoder.set_color(if img.channels == 1 {
+            png::ColorType::Grayscale
+        } else {
+            png::ColorType::Rgb
+        });
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().map_err(encode_err)?;
         writer.write_image_data(&img.data).map_err(encode_err)?;
@@ -73,14 +84,18 @@ pub(crate) fn png(img: &Image) -> Result<Vec<u8>, DicomError> {
 /// GIF of one or more frames of the same size; `delay_cs` between frames in 1/100 s.
 /// Gray frames use an exact 256-level gray palette; RGB frames are quantised (NeuQuant).
 pub(crate) fn gif(frames: &[Image], delay_cs: u16) -> Result<Vec<u8>, DicomError> {
-    let first = frames.first().ok_or_else(|| encode_err("no frame to encode"))?;
+    let first = frames
+        .first()
+        .ok_or_else(|| encode_err("no frame to encode"))?;
     let (w, h) = dims(first)?;
     let gray: Vec<u8> = (0..=255u8).flat_map(|v| [v, v, v]).collect();
     let mut out = Vec::new();
     {
         let mut encoder = gif::Encoder::new(&mut out, w, h, &gray).map_err(encode_err)?;
         if frames.len() > 1 {
-            encoder.set_repeat(gif::Repeat::Infinite).map_err(encode_err)?;
+            encoder
+                .set_repeat(gif::Repeat::Infinite)
+                .map_err(encode_err)?;
         }
         for img in frames {
             let (fw, fh) = dims(img)?;

@@ -2,7 +2,7 @@
 //! frame (PS3.5 A.4: fragments grouped by the Basic Offset Table or by start markers),
 //! or its native little-endian bytes, decoded when stored compressed.
 
-use super::{ImageInfo, samples::decode_frame_native};
+use super::{samples::decode_frame_native, ImageInfo};
 use crate::error::DicomError;
 use crate::read::open;
 use crate::values::le_bytes;
@@ -31,22 +31,35 @@ pub fn frames(bytes: &[u8], numbers: &[u32], decompress: bool) -> Result<FrameDa
         .ok_or_else(|| DicomError::NotAnImage("the object has no Pixel Data".into()))?;
     for &n in numbers {
         if n == 0 || n > info.frames {
-            return Err(DicomError::NoSuchFrame { frame: n, frames: info.frames });
+            return Err(DicomError::NoSuchFrame {
+                frame: n,
+                frames: info.frames,
+            });
         }
     }
     let compressed = info.encapsulated() && !decompress;
     let frames = if !info.encapsulated() {
         let data = native_pixel_bytes(&file)?;
-        numbers.iter().map(|&n| native_frame(&info, &data, n - 1)).collect::<Result<_, _>>()?
+        numbers
+            .iter()
+            .map(|&n| native_frame(&info, &data, n - 1))
+            .collect::<Result<_, _>>()?
     } else if compressed {
-        numbers.iter().map(|&n| encapsulated_frame(&file, info.frames, n - 1)).collect::<Result<_, _>>()?
+        numbers
+            .iter()
+            .map(|&n| encapsulated_frame(&file, info.frames, n - 1))
+            .collect::<Result<_, _>>()?
     } else {
         numbers
             .iter()
             .map(|&n| decode_frame_native(&file, &info, n - 1).map(|d| d.bytes))
             .collect::<Result<_, _>>()?
     };
-    Ok(FrameData { info, compressed, frames })
+    Ok(FrameData {
+        info,
+        compressed,
+        frames,
+    })
 }
 
 /// The whole native Pixel Data value, little endian.
@@ -55,14 +68,22 @@ pub(crate) fn native_pixel_bytes(obj: &InMemDicomObject) -> Result<Vec<u8>, Dico
         Some(Value::Primitive(p)) => {
             le_bytes(p).ok_or_else(|| DicomError::NotAnImage("Pixel Data is not binary".into()))
         }
-        Some(_) => Err(DicomError::NotAnImage("Pixel Data is not a native value".into())),
-        None => Err(DicomError::NotAnImage("the object has no Pixel Data".into())),
+        Some(_) => Err(DicomError::NotAnImage(
+            "Pixel Data is not a native value".into(),
+        )),
+        None => Err(DicomError::NotAnImage(
+            "the object has no Pixel Data".into(),
+        )),
     }
 }
 
 /// Frame `index` (0-based) of native pixel data; 1-bit frames that do not start on a
 /// byte boundary are shifted so that the frame's first pixel is bit 0 (PS3.5 8.1.1).
-pub(crate) fn native_frame(info: &ImageInfo, data: &[u8], index: u32) -> Result<Vec<u8>, DicomError> {
+pub(crate) fn native_frame(
+    info: &ImageInfo,
+    data: &[u8],
+    index: u32,
+) -> Result<Vec<u8>, DicomError> {
     let bits = info.native_frame_bits();
     let start_bit = bits * u64::from(index);
     let end_bit = start_bit + bits;
@@ -92,9 +113,15 @@ pub(crate) fn native_frame(info: &ImageInfo, data: &[u8], index: u32) -> Result<
 /// the Basic Offset Table, when present, gives each frame's first fragment. Without it,
 /// one fragment per frame, everything for a single frame, or a new frame at each
 /// fragment that starts with a JPEG SOI (FFD8) or JPEG 2000 SOC (FF4F) marker.
-pub(crate) fn encapsulated_frame(obj: &InMemDicomObject, count: u32, index: u32) -> Result<Vec<u8>, DicomError> {
+pub(crate) fn encapsulated_frame(
+    obj: &InMemDicomObject,
+    count: u32,
+    index: u32,
+) -> Result<Vec<u8>, DicomError> {
     let Some(Value::PixelSequence(seq)) = obj.get(tags::PIXEL_DATA).map(|e| e.value()) else {
-        return Err(DicomError::NotAnImage("Pixel Data is not encapsulated".into()));
+        return Err(DicomError::NotAnImage(
+            "Pixel Data is not encapsulated".into(),
+        ));
     };
     let fragments = seq.fragments();
     let count = count as usize;
@@ -139,6 +166,9 @@ pub(crate) fn encapsulated_frame(obj: &InMemDicomObject, count: u32, index: u32)
         )));
     }
     let k = index as usize;
-    let (s, e) = (starts[k], starts.get(k + 1).copied().unwrap_or(fragments.len()));
+    let (s, e) = (
+        starts[k],
+        starts.get(k + 1).copied().unwrap_or(fragments.len()),
+    );
     Ok(fragments[s..e].concat())
 }

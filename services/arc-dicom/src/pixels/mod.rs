@@ -16,7 +16,9 @@ mod voi;
 
 pub use encode::ImageFormat;
 pub use frames::{frames, FrameData};
-pub use render::{render, render_animation, RenderParams, Viewport, Window, WindowFunction, MAX_UPSCALED_PIXELS};
+pub use render::{
+    render, render_animation, RenderParams, Viewport, Window, WindowFunction, MAX_UPSCALED_PIXELS,
+};
 pub use transcode::{can_decode, transcode, NATIVE_TARGETS};
 
 use crate::error::DicomError;
@@ -89,7 +91,9 @@ impl ImageInfo {
             if (1..=max).contains(&v) {
                 Ok(v as u16)
             } else {
-                Err(DicomError::unreadable_msg(format!("{name} {v} is out of range")))
+                Err(DicomError::unreadable_msg(format!(
+                    "{name} {v} is out of range"
+                )))
             }
         };
         if !(1..=i64::from(u32::MAX)).contains(&frames) {
@@ -108,8 +112,9 @@ impl ImageInfo {
             samples_per_pixel: small(samples, "Samples per Pixel", 4)?,
             bits_allocated: small(bits_allocated, "Bits Allocated", 64)?,
             bits_stored: small(bits_stored.min(bits_allocated), "Bits Stored", 64)?,
-            pixel_representation: int_attr(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0).clamp(0, 1)
-                as u16,
+            pixel_representation: int_attr(obj, tags::PIXEL_REPRESENTATION)
+                .unwrap_or(0)
+                .clamp(0, 1) as u16,
             photometric,
             planar_configuration: int_attr(obj, tags::PLANAR_CONFIGURATION)
                 .unwrap_or(0)

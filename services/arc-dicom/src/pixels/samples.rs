@@ -6,7 +6,12 @@ use super::frames::{native_frame, native_pixel_bytes};
 use super::{codecs, ImageInfo};
 
 /// JPEG baseline, extended, lossless and lossless SV1 (PS3.5 A.4.1).
-const JPEG_FAMILY: &[&str] = &[crate::ts::JPEG_BASELINE, crate::ts::JPEG_EXTENDED, crate::ts::JPEG_LOSSLESS, crate::ts::JPEG_LOSSLESS_SV1];
+const JPEG_FAMILY: &[&str] = &[
+    crate::ts::JPEG_BASELINE,
+    crate::ts::JPEG_EXTENDED,
+    crate::ts::JPEG_LOSSLESS,
+    crate::ts::JPEG_LOSSLESS_SV1,
+];
 use crate::error::DicomError;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::PixelDecoder;
@@ -79,14 +84,17 @@ pub(crate) fn decode_frame_native(
     // RLE (PS3.5 G) carries the samples as they are, with no colour transform: the
     // stored Photometric Interpretation still applies. The JPEG family and JPEG 2000
     // decoders deliver RGB for three samples (PS3.5 8.2.1, 8.2.4).
-    let photometric = if info.samples_per_pixel == 3
-        && info.transfer_syntax != crate::ts::RLE_LOSSLESS
-    {
-        "RGB".to_string()
-    } else {
-        info.photometric.clone()
-    };
-    Ok(NativeFrame { bytes, photometric, planar: 0 })
+    let photometric =
+        if info.samples_per_pixel == 3 && info.transfer_syntax != crate::ts::RLE_LOSSLESS {
+            "RGB".to_string()
+        } else {
+            info.photometric.clone()
+        };
+    Ok(NativeFrame {
+        bytes,
+        photometric,
+        planar: 0,
+    })
 }
 
 /// Samples of a frame as numbers, interleaved (Planar Configuration 0), with Bits Stored
@@ -98,19 +106,39 @@ pub(crate) fn read_samples(info: &ImageInfo, frame: &NativeFrame) -> Result<Vec<
     let ba = info.bits_allocated as usize;
     let bs = u32::from(info.bits_stored.clamp(1, 64));
     let signed = info.pixel_representation == 1;
-    let count = if frame.photometric == "YBR_FULL_422" && spp == 3 { pixels * 2 } else { pixels * spp };
+    let count = if frame.photometric == "YBR_FULL_422" && spp == 3 {
+        pixels * 2
+    } else {
+        pixels * spp
+    };
     let raw: Vec<u64> = match ba {
-        1 => (0..count).map(|i| u64::from(frame.bytes.get(i / 8).is_some_and(|b| b >> (i % 8) & 1 == 1))).collect(),
+        1 => (0..count)
+            .map(|i| {
+                u64::from(
+                    frame
+                        .bytes
+                        .get(i / 8)
+                        .is_some_and(|b| b >> (i % 8) & 1 == 1),
+                )
+            })
+            .collect(),
         8 | 16 | 32 | 64 => {
             let size = ba / 8;
             if frame.bytes.len() < count * size {
-                return Err(DicomError::Decode("frame is shorter than its attributes say".into()));
+                return Err(DicomError::Decode(
+                    "frame is shorter than its attributes say".into(),
+                ));
             }
-            frame.bytes.chunks_exact(size).take(count).map(|c| {
-                let mut b = [0u8; 8];
-                b[..size].copy_from_slice(c);
-                u64::from_le_bytes(b)
-            }).collect()
+            frame
+                .bytes
+                .chunks_exact(size)
+                .take(count)
+                .map(|c| {
+                    let mut b = [0u8; 8];
+                    b[..size].copy_from_slice(c);
+                    u64::from_le_bytes(b)
+                })
+                .collect()
         }
         other => return Err(DicomError::Unsupported(format!("Bits Allocated {other}"))),
     };
@@ -152,7 +180,10 @@ fn interleave(values: &[i64], pixels: usize, spp: usize) -> Vec<i64> {
 fn expand_422(values: &[i64], pixels: usize) -> Vec<i64> {
     let mut out = Vec::with_capacity(pixels * 3);
     for quad in values.chunks(4) {
-        let (cb, cr) = (quad.get(2).copied().unwrap_or(128), quad.get(3).copied().unwrap_or(128));
+        let (cb, cr) = (
+            quad.get(2).copied().unwrap_or(128),
+            quad.get(3).copied().unwrap_or(128),
+        );
         for &y in quad.iter().take(2) {
             if out.len() < pixels * 3 {
                 out.extend_from_slice(&[y, cb, cr]);

@@ -23,7 +23,9 @@ pub fn can_decode(ts_uid: &str) -> bool {
         return true;
     }
     match TransferSyntaxRegistry.get(ts_uid) {
-        Some(t) => matches!(t.codec(), Codec::EncapsulatedPixelData(Some(_), _)) && t.can_decode_all(),
+        Some(t) => {
+            matches!(t.codec(), Codec::EncapsulatedPixelData(Some(_), _)) && t.can_decode_all()
+        }
         None => false,
     }
 }
@@ -66,12 +68,14 @@ pub fn transcode(bytes: &[u8], target: &str) -> Result<Vec<u8>, DicomError> {
 }
 
 /// Replaces encapsulated Pixel Data by its decoded native form, frame by frame.
-fn decode_inline(file: &mut dicom_object::DefaultDicomObject, source: &str) -> Result<(), DicomError> {
+fn decode_inline(
+    file: &mut dicom_object::DefaultDicomObject,
+    source: &str,
+) -> Result<(), DicomError> {
     let info = ImageInfo::from_obj(file, source)?
         .ok_or_else(|| DicomError::NotAnImage("the object has no Pixel Data".into()))?;
-    let mut data = Vec::with_capacity(
-        (info.native_frame_bits() / 8) as usize * info.frames as usize,
-    );
+    let mut data =
+        Vec::with_capacity((info.native_frame_bits() / 8) as usize * info.frames as usize);
     let mut photometric = info.photometric.clone();
     for index in 0..info.frames {
         let frame = decode_frame_native(file, &info, index)?;
@@ -84,24 +88,47 @@ fn decode_inline(file: &mut dicom_object::DefaultDicomObject, source: &str) -> R
     let value = if info.bits_allocated <= 8 {
         DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::from(data))
     } else {
-        let words: Vec<u16> = data.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let words: Vec<u16> = data
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(words.into()))
     };
     file.put(value);
-    file.put(DataElement::new(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, PrimitiveValue::from(photometric)));
+    file.put(DataElement::new(
+        tags::PHOTOMETRIC_INTERPRETATION,
+        VR::CS,
+        PrimitiveValue::from(photometric),
+    ));
     if info.samples_per_pixel > 1 {
-        file.put(DataElement::new(tags::PLANAR_CONFIGURATION, VR::US, PrimitiveValue::from(0u16)));
+        file.put(DataElement::new(
+            tags::PLANAR_CONFIGURATION,
+            VR::US,
+            PrimitiveValue::from(0u16),
+        ));
     }
-    for tag in [Tag(0x7FE0, 0x0001), Tag(0x7FE0, 0x0002), Tag(0x7FE0, 0x0003)] {
+    for tag in [
+        Tag(0x7FE0, 0x0001),
+        Tag(0x7FE0, 0x0002),
+        Tag(0x7FE0, 0x0003),
+    ] {
         file.remove_element(tag);
     }
     if let Some((_, method)) = ALWAYS_LOSSY.iter().find(|(uid, _)| *uid == source) {
         let already = super::attrs::str_attr(file, tags::LOSSY_IMAGE_COMPRESSION);
         if already.as_deref() != Some("01") {
-            file.put(DataElement::new(tags::LOSSY_IMAGE_COMPRESSION, VR::CS, PrimitiveValue::from("01")));
+            file.put(DataElement::new(
+                tags::LOSSY_IMAGE_COMPRESSION,
+                VR::CS,
+                PrimitiveValue::from("01"),
+            ));
         }
         if file.get(tags::LOSSY_IMAGE_COMPRESSION_METHOD).is_none() {
-            file.put(DataElement::new(tags::LOSSY_IMAGE_COMPRESSION_METHOD, VR::CS, PrimitiveValue::from(*method)));
+            file.put(DataElement::new(
+                tags::LOSSY_IMAGE_COMPRESSION_METHOD,
+                VR::CS,
+                PrimitiveValue::from(*method),
+            ));
         }
     }
     Ok(())

@@ -43,7 +43,11 @@ impl Window {
     /// center `(min + max + 1) / 2`, width `max - min + 1`, so LINEAR maps min to 0 and
     /// max to 1.
     pub fn min_max(min: f64, max: f64) -> Self {
-        Window { center: (min + max + 1.0) / 2.0, width: max - min + 1.0, function: WindowFunction::Linear }
+        Window {
+            center: (min + max + 1.0) / 2.0,
+            width: max - min + 1.0,
+            function: WindowFunction::Linear,
+        }
     }
 
     /// The output of the window for input `x`, in `0.0..=1.0`.
@@ -94,7 +98,11 @@ mod tests {
     fn linear_window_follows_ps3_3_c_11_2_1_2_1() {
         // center 40, width 400 (a CT soft tissue window): -160.5 and below black,
         // above 239.5 white, linear in between
-        let w = Window { center: 40.0, width: 400.0, function: WindowFunction::Linear };
+        let w = Window {
+            center: 40.0,
+            width: 400.0,
+            function: WindowFunction::Linear,
+        };
         assert_eq!(w.apply(-1000.0), 0.0);
         assert_eq!(w.apply(-160.5), 0.0);
         assert_eq!(w.apply(240.0), 1.0);
@@ -102,22 +110,39 @@ mod tests {
         let y = w.apply(100.0);
         assert!((y - ((100.0 - 39.5) / 399.0 + 0.5)).abs() < 1e-12);
         // width below 1 is taken as 1: a step at the center
-        let step = Window { center: 10.0, width: 0.0, function: WindowFunction::Linear };
+        let step = Window {
+            center: 10.0,
+            width: 0.0,
+            function: WindowFunction::Linear,
+        };
         assert_eq!(step.apply(9.0), 0.0);
         assert_eq!(step.apply(10.0), 1.0);
     }
 
     #[test]
     fn linear_exact_and_sigmoid() {
-        let w = Window { center: 100.0, width: 50.0, function: WindowFunction::LinearExact };
+        let w = Window {
+            center: 100.0,
+            width: 50.0,
+            function: WindowFunction::LinearExact,
+        };
         assert_eq!(w.apply(75.0), 0.0);
         assert_eq!(w.apply(125.1), 1.0);
         assert!((w.apply(100.0) - 0.5).abs() < 1e-12);
-        let s = Window { function: WindowFunction::Sigmoid, ..w };
+        let s = Window {
+            function: WindowFunction::Sigmoid,
+            ..w
+        };
         assert!((s.apply(100.0) - 0.5).abs() < 1e-12);
         assert!(s.apply(0.0) < 0.001 && s.apply(200.0) > 0.999);
-        assert_eq!(WindowFunction::parse("linear-exact"), Some(WindowFunction::LinearExact));
-        assert_eq!(WindowFunction::parse("SIGMOID"), Some(WindowFunction::Sigmoid));
+        assert_eq!(
+            WindowFunction::parse("linear-exact"),
+            Some(WindowFunction::LinearExact)
+        );
+        assert_eq!(
+            WindowFunction::parse("SIGMOID"),
+            Some(WindowFunction::Sigmoid)
+        );
         assert_eq!(WindowFunction::parse("cubic"), None);
     }
 

@@ -251,7 +251,10 @@ fn time_matching() {
         ids(
             &ix,
             Study,
-            &[("StudyDate", "20240115-20240301"), ("StudyTime", "0900-1500")]
+            &[
+                ("StudyDate", "20240115-20240301"),
+                ("StudyTime", "0900-1500")
+            ]
         ),
         ["1.2.3.1", "1.2.3.2"]
     );
@@ -259,7 +262,10 @@ fn time_matching() {
     assert!(ids(
         &ix,
         Study,
-        &[("StudyDate", "20240115-20240301"), ("StudyTime", "1000-1200")]
+        &[
+            ("StudyDate", "20240115-20240301"),
+            ("StudyTime", "1000-1200")
+        ]
     )
     .is_empty());
     // the time key is returned but no longer matched on its own
@@ -267,12 +273,18 @@ fn time_matching() {
     assert_eq!(q.filters[0].field, "StudyDate+StudyTime#n");
     assert!(q.filters[1].any_of.is_empty());
     // a time range crossing midnight, alone
-    assert_eq!(ids(&ix, Study, &[("StudyTime", "2300-0931")]), ["1.2.3.1", "1.2.3.3"]);
+    assert_eq!(
+        ids(&ix, Study, &[("StudyTime", "2300-0931")]),
+        ["1.2.3.1", "1.2.3.3"]
+    );
 }
 
 #[test]
 fn range_values_are_normalized() {
-    let q = query(Study, &[("StudyTime", "0930-10"), ("PatientBirthDate", "-20240131")]);
+    let q = query(
+        Study,
+        &[("StudyTime", "0930-10"), ("PatientBirthDate", "-20240131")],
+    );
     assert_eq!(
         q.filters[0].any_of,
         [Matching::Range {
@@ -346,7 +358,10 @@ fn patient_level() {
         ["PID2"]
     );
     assert_eq!(ids(&ix, Patient, &[("PatientName", "^*郎")]), ["PID1"]);
-    assert!(ids(&ix, Patient, &[("PatientName", "*郎")]).is_empty(), "family name only");
+    assert!(
+        ids(&ix, Patient, &[("PatientName", "*郎")]).is_empty(),
+        "family name only"
+    );
     assert_eq!(
         ids(&ix, Patient, &[("NumberOfPatientRelatedStudies", "2")]),
         ["PID1"]

@@ -9,7 +9,9 @@ use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use std::time::Duration;
 
@@ -58,7 +60,9 @@ pub(super) async fn build(opts: &S3Options) -> (aws_sdk_s3::Client, String) {
     // server, which mostly serves buckets by path, not by virtual host.
     let endpoint = sdk.endpoint_url().map(str::to_string);
     let path_style = opts.path_style.unwrap_or(endpoint.is_some());
-    let conf = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style).build();
+    let conf = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(path_style)
+        .build();
     let shown = endpoint.unwrap_or_else(|| {
         let region = sdk.region().map_or(FALLBACK_REGION, |r| r.as_ref());
         format!("AWS S3 ({region})")
@@ -69,7 +73,10 @@ pub(super) async fn build(opts: &S3Options) -> (aws_sdk_s3::Client, String) {
 /// The timeouts of one request; `read` bounds the wait for the first byte of the answer,
 /// which for an upload includes sending its body.
 pub(super) fn timeouts(opts: &S3Options, read: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder().connect_timeout(opts.connect_timeout).read_timeout(read).build()
+    TimeoutConfig::builder()
+        .connect_timeout(opts.connect_timeout)
+        .read_timeout(read)
+        .build()
 }
 
 /// Read timeout for a request carrying `bytes` of body: the base wait plus the time to send
@@ -81,5 +88,6 @@ pub(super) fn upload_read_timeout(opts: &S3Options, bytes: u64) -> Duration {
 
 /// An override of a request's config carrying the upload timeouts for `bytes` of body.
 pub(super) fn upload_config(opts: &S3Options, bytes: u64) -> aws_sdk_s3::config::Builder {
-    aws_sdk_s3::config::Builder::default().timeout_config(timeouts(opts, upload_read_timeout(opts, bytes)))
+    aws_sdk_s3::config::Builder::default()
+        .timeout_config(timeouts(opts, upload_read_timeout(opts, bytes)))
 }

@@ -17,7 +17,12 @@ pub(super) fn code<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> 
 }
 
 /// Maps a failed request about `key` (`op` names it in messages) to a store error.
-pub(super) fn map<E>(err: SdkError<E, HttpResponse>, op: &str, key: &str, endpoint: &str) -> StoreError
+pub(super) fn map<E>(
+    err: SdkError<E, HttpResponse>,
+    op: &str,
+    key: &str,
+    endpoint: &str,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -106,11 +111,20 @@ mod tests {
     #[test]
     fn statuses_map_to_store_errors_with_reasons() {
         assert!(matches!(map(answer(404), "get", "k", "e"), StoreError::NotFound(k) if k == "k"));
-        for (status, says) in [(403, "check the credentials"), (503, "server error"), (301, "region")] {
+        for (status, says) in [
+            (403, "check the credentials"),
+            (503, "server error"),
+            (301, "region"),
+        ] {
             let err = map(answer(status), "get", "k", "http://e");
             match err {
                 StoreError::Unavailable(m) => {
-                    assert!(m.contains(says) && m.contains(&status.to_string()) && m.contains("http://e"), "{m}")
+                    assert!(
+                        m.contains(says)
+                            && m.contains(&status.to_string())
+                            && m.contains("http://e"),
+                        "{m}"
+                    )
                 }
                 other => panic!("{status}: {other:?}"),
             }

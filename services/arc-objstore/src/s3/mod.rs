@@ -17,7 +17,9 @@ mod upload;
 
 pub use options::{S3Options, StaticCredentials, DEFAULT_PART_SIZE, MIN_PART_SIZE};
 
-use crate::{validate_key, validate_prefix, ObjectStore, ObjectStream, Result, StoreError, TEMP_PREFIX};
+use crate::{
+    validate_key, validate_prefix, ObjectStore, ObjectStream, Result, StoreError, TEMP_PREFIX,
+};
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
@@ -64,14 +66,24 @@ impl S3Store {
     /// out whether the server honours conditional writes, unless `opts` says.
     pub async fn open(opts: S3Options) -> Result<Self> {
         let (client, endpoint) = client::build(&opts).await;
-        let inner = Inner { client, opts, endpoint, conditional: AtomicBool::new(false) };
-        let store = Self { inner: Arc::new(inner) };
+        let inner = Inner {
+            client,
+            opts,
+            endpoint,
+            conditional: AtomicBool::new(false),
+        };
+        let store = Self {
+            inner: Arc::new(inner),
+        };
         store.check_bucket().await?;
         let conditional = match store.inner.opts.conditional_put {
             Some(set) => set,
             None => store.probe_conditional().await,
         };
-        store.inner.conditional.store(conditional, Ordering::Relaxed);
+        store
+            .inner
+            .conditional
+            .store(conditional, Ordering::Relaxed);
         tracing::info!(uri = %store.uri(), endpoint = %store.inner.endpoint, conditional, "s3 store opened");
         Ok(store)
     }
@@ -111,7 +123,12 @@ impl S3Store {
         }
     }
 
-    fn err<E>(&self, e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>, op: &str, key: &str) -> StoreError
+    fn err<E>(
+        &self,
+        e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+        op: &str,
+        key: &str,
+    ) -> StoreError
     where
         E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -126,7 +143,12 @@ impl S3Store {
         range: Option<String>,
     ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>> {
         check_key(key)?;
-        let req = self.client().get_object().bucket(self.bucket()).key(self.object_key(key)).set_range(range);
+        let req = self
+            .client()
+            .get_object()
+            .bucket(self.bucket())
+            .key(self.object_key(key))
+            .set_range(range);
         match req.send().await {
             Ok(out) => Ok(Some(out)),
             Err(e) if errors::status(&e) == Some(416) => Ok(None),
@@ -139,7 +161,10 @@ impl S3Store {
 fn check_key(key: &str) -> Result<()> {
     validate_key(key)?;
     if key.split('/').any(|s| s.starts_with(TEMP_PREFIX)) {
-        return Err(StoreError::InvalidKey(key.to_string(), "segments must not start with .tmp-"));
+        return Err(StoreError::InvalidKey(
+            key.to_string(),
+            "segments must not start with .tmp-",
+        ));
     }
     Ok(())
 }
@@ -161,7 +186,9 @@ fn length(len: Option<i64>, key: &str) -> Result<u64> {
 impl ObjectStore for S3Store {
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         check_key(key)?;
-        self.put_once(key, upload::Body::Bytes(data), false).await.map(|_| ())
+        self.put_once(key, upload::Body::Bytes(data), false)
+            .await
+            .map(|_| ())
     }
 
     async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
@@ -204,12 +231,20 @@ impl ObjectStore for S3Store {
         // The whole object came back (a server may ignore Range, e.g. on an empty object).
         let len = data.len() as u64;
         let end = range.end.min(len);
-        Ok(if range.start >= end { Bytes::new() } else { data.slice(range.start as usize..end as usize) })
+        Ok(if range.start >= end {
+            Bytes::new()
+        } else {
+            data.slice(range.start as usize..end as usize)
+        })
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>> {
         check_key(key)?;
-        let req = self.client().head_object().bucket(self.bucket()).key(self.object_key(key));
+        let req = self
+            .client()
+            .head_object()
+            .bucket(self.bucket())
+            .key(self.object_key(key));
         match req.send().await {
             Ok(out) => Ok(Some(length(out.content_length, key)?)),
             Err(e) => match self.err(e, "head", key) {
@@ -221,7 +256,11 @@ impl ObjectStore for S3Store {
 
     async fn delete(&self, key: &str) -> Result<()> {
         check_key(key)?;
-        let req = self.client().delete_object().bucket(self.bucket()).key(self.object_key(key));
+        let req = self
+            .client()
+            .delete_object()
+            .bucket(self.bucket())
+            .key(self.object_key(key));
         match req.send().await {
             Ok(_) => Ok(()),
             // S3 answers 204 for a missing key; some compatible servers answer 404.
@@ -249,7 +288,9 @@ impl ObjectStore for S3Store {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| self.err(e, "list", prefix))?;
             for object in page.contents() {
-                let Some(key) = object.key().and_then(|k| k.strip_prefix(&root)) else { continue };
+                let Some(key) = object.key().and_then(|k| k.strip_prefix(&root)) else {
+                    continue;
+                };
                 // Objects no key could name (written by other tools) and probe objects are
                 // not this store's.
                 if key.starts_with(prefix) && check_key(key).is_ok() {
@@ -279,7 +320,8 @@ impl ObjectStore for S3Store {
         if self.head(key).await?.is_some() {
             return Ok(false);
         }
-        self.put_absent(key, upload::Body::File(path.to_path_buf())).await
+        self.put_absent(key, upload::Body::File(path.to_path_buf()))
+            .await
     }
 
     async fn get_stream(&self, key: &str) -> Result<ObjectStream> {
@@ -299,11 +341,16 @@ impl ObjectStore for S3Store {
                         Ok(Some((chunk, (body, got))))
                     }
                     Ok(None) if got == size => Ok(None),
-                    Ok(None) => Err(StoreError::Unavailable(format!("{key:?} ended at {got} of {size} bytes"))),
+                    Ok(None) => Err(StoreError::Unavailable(format!(
+                        "{key:?} ended at {got} of {size} bytes"
+                    ))),
                     Err(e) => Err(StoreError::Unavailable(format!("reading {key:?}: {e}"))),
                 }
             }
         });
-        Ok(ObjectStream { size, chunks: chunks.boxed() })
+        Ok(ObjectStream {
+            size,
+            chunks: chunks.boxed(),
+        })
     }
 }

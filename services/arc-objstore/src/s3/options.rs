@@ -24,7 +24,9 @@ pub struct StaticCredentials {
 impl std::fmt::Debug for StaticCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The secret never reaches a log.
-        f.debug_struct("StaticCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -86,8 +88,9 @@ impl S3Options {
     /// Parses the part of an `s3://` URI after the scheme: `bucket[/prefix][?query]`.
     pub fn from_uri_rest(rest: &str) -> Result<Self> {
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let path = crate::uri::percent_decode(path)
-            .ok_or_else(|| StoreError::Unsupported(format!("s3://{rest} (bad percent-encoding)")))?;
+        let path = crate::uri::percent_decode(path).ok_or_else(|| {
+            StoreError::Unsupported(format!("s3://{rest} (bad percent-encoding)"))
+        })?;
         let (bucket, prefix) = path.split_once('/').unwrap_or((&path, ""));
         let mut opts = Self::new(bucket, prefix)?;
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -106,12 +109,12 @@ impl S3Options {
                     })
                 }
                 "region" if !value.is_empty() => opts.region = Some(value.into_owned()),
-                _ => {
-                    return Err(bad(
-                        rest,
-                        &format!("unknown or empty parameter {name:?} (known: endpoint, path_style, region)"),
-                    ))
-                }
+                _ => return Err(bad(
+                    rest,
+                    &format!(
+                        "unknown or empty parameter {name:?} (known: endpoint, path_style, region)"
+                    ),
+                )),
             }
         }
         Ok(opts)
@@ -123,7 +126,13 @@ impl S3Options {
         if !self.prefix.is_empty() {
             uri.push('/');
             // What `from_uri_rest` decodes or splits on, escaped so the URI opens the same store.
-            uri.push_str(&self.prefix.replace('%', "%25").replace('?', "%3F").replace('#', "%23"));
+            uri.push_str(
+                &self
+                    .prefix
+                    .replace('%', "%25")
+                    .replace('?', "%3F")
+                    .replace('#', "%23"),
+            );
         }
         let mut query = form_urlencoded::Serializer::new(String::new());
         if let Some(e) = &self.endpoint {
@@ -146,7 +155,9 @@ impl S3Options {
     /// The multipart part size for an object of `size` bytes: the configured size, grown
     /// so the object fits in [`MAX_PARTS`] parts.
     pub fn part_size_for(&self, size: u64) -> u64 {
-        self.part_size.max(MIN_PART_SIZE).max(size.div_ceil(MAX_PARTS))
+        self.part_size
+            .max(MIN_PART_SIZE)
+            .max(size.div_ceil(MAX_PARTS))
     }
 }
 
@@ -158,7 +169,9 @@ fn bad(rest: &str, why: &str) -> StoreError {
 /// as `_`): what matters here is that no name can smuggle a path or a host.
 fn check_bucket(bucket: &str) -> Result<()> {
     let ok = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b".-_".contains(&c))
+        && bucket
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b".-_".contains(&c))
         && !bucket.starts_with(['.', '-'])
         && !bucket.ends_with(['.', '-']);
     if ok {
@@ -176,11 +189,16 @@ mod tests {
 
     #[test]
     fn uris_give_bucket_prefix_and_parameters() {
-        let o = S3Options::from_uri_rest("arc/a/b/?endpoint=http://127.0.0.1:9000&path_style=true&region=eu-west-1")
-            .unwrap();
+        let o = S3Options::from_uri_rest(
+            "arc/a/b/?endpoint=http://127.0.0.1:9000&path_style=true&region=eu-west-1",
+        )
+        .unwrap();
         assert_eq!((o.bucket.as_str(), o.prefix.as_str()), ("arc", "a/b"));
         assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
-        assert_eq!((o.path_style, o.region.as_deref()), (Some(true), Some("eu-west-1")));
+        assert_eq!(
+            (o.path_style, o.region.as_deref()),
+            (Some(true), Some("eu-west-1"))
+        );
         assert_eq!(
             o.uri(),
             "s3://arc/a/b?endpoint=http%3A%2F%2F127.0.0.1%3A9000&path_style=true&region=eu-west-1"
@@ -190,11 +208,23 @@ mod tests {
         assert_eq!(again.uri(), o.uri());
 
         let plain = S3Options::from_uri_rest("my-bucket").unwrap();
-        assert_eq!((plain.prefix.as_str(), plain.endpoint.clone(), plain.path_style), ("", None, None));
+        assert_eq!(
+            (
+                plain.prefix.as_str(),
+                plain.endpoint.clone(),
+                plain.path_style
+            ),
+            ("", None, None)
+        );
         assert_eq!(plain.uri(), "s3://my-bucket");
         assert_eq!(S3Options::from_uri_rest("b12/x%20y").unwrap().prefix, "x y");
         let odd = S3Options::new("b12", "a?b/50%").unwrap();
-        assert_eq!(S3Options::from_uri_rest(odd.uri().strip_prefix("s3://").unwrap()).unwrap().prefix, "a?b/50%");
+        assert_eq!(
+            S3Options::from_uri_rest(odd.uri().strip_prefix("s3://").unwrap())
+                .unwrap()
+                .prefix,
+            "a?b/50%"
+        );
     }
 
     #[test]
@@ -220,7 +250,10 @@ mod tests {
     fn parts_grow_so_any_object_fits_in_ten_thousand() {
         let o = S3Options::new("bucket", "").unwrap();
         assert_eq!(o.part_size_for(1), DEFAULT_PART_SIZE);
-        assert_eq!(o.part_size_for(DEFAULT_PART_SIZE * MAX_PARTS), DEFAULT_PART_SIZE);
+        assert_eq!(
+            o.part_size_for(DEFAULT_PART_SIZE * MAX_PARTS),
+            DEFAULT_PART_SIZE
+        );
         let huge = DEFAULT_PART_SIZE * MAX_PARTS + 1;
         assert!(huge.div_ceil(o.part_size_for(huge)) <= MAX_PARTS);
         let small = S3Options { part_size: 1, ..o };

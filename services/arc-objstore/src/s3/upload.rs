@@ -85,9 +85,17 @@ impl S3Store {
             .content_length(len as i64)
             .body(stream)
             .set_if_none_match(if_none_match.then(|| "*".to_string()));
-        match req.customize().config_override(upload_config(&self.inner.opts, len)).send().await {
+        match req
+            .customize()
+            .config_override(upload_config(&self.inner.opts, len))
+            .send()
+            .await
+        {
             Ok(_) => Ok(Put::Written),
-            Err(e) => match if_none_match.then(|| conditional_answer(errors::status(&e), errors::code(&e))).flatten() {
+            Err(e) => match if_none_match
+                .then(|| conditional_answer(errors::status(&e), errors::code(&e)))
+                .flatten()
+            {
                 Some(put) => Ok(put),
                 None => Err(self.err(e, "put", key)),
             },
@@ -109,7 +117,9 @@ impl S3Store {
                 match put {
                     Put::Written => return Ok(true),
                     Put::Exists => return Ok(false),
-                    Put::Conflict => tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await,
+                    Put::Conflict => {
+                        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await
+                    }
                     Put::Unsupported => {
                         tracing::warn!(endpoint = %self.inner.endpoint, "the s3 server refused If-None-Match; checking with head before writes from now on");
                         self.inner.conditional.store(false, Ordering::Relaxed);
@@ -130,11 +140,18 @@ impl S3Store {
     }
 
     /// Uploads a file: one PUT up to one part's size, else a multipart upload.
-    pub(super) async fn upload_file(&self, key: &str, path: &Path, if_none_match: bool) -> Result<Put> {
+    pub(super) async fn upload_file(
+        &self,
+        key: &str,
+        path: &Path,
+        if_none_match: bool,
+    ) -> Result<Put> {
         let size = tokio::fs::metadata(path).await?.len();
         let part = self.inner.opts.part_size_for(size);
         if size <= part {
-            return self.put_once(key, Body::File(path.to_path_buf()), if_none_match).await;
+            return self
+                .put_once(key, Body::File(path.to_path_buf()), if_none_match)
+                .await;
         }
         let object = self.object_key(key);
         let created = self
@@ -147,12 +164,23 @@ impl S3Store {
             .map_err(|e| self.err(e, "start multipart upload of", key))?;
         let upload_id = created
             .upload_id()
-            .ok_or_else(|| StoreError::Unavailable(format!("multipart upload of {key:?}: the server gave no upload id")))?
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "multipart upload of {key:?}: the server gave no upload id"
+                ))
+            })?
             .to_string();
-        let outcome = self.upload_parts(key, path, size, part, &upload_id, if_none_match).await;
+        let outcome = self
+            .upload_parts(key, path, size, part, &upload_id, if_none_match)
+            .await;
         if !matches!(outcome, Ok(Put::Written)) {
             // Parts of an unfinished upload are stored (and billed) until aborted.
-            let abort = self.client().abort_multipart_upload().bucket(self.bucket()).key(&object).upload_id(&upload_id);
+            let abort = self
+                .client()
+                .abort_multipart_upload()
+                .bucket(self.bucket())
+                .key(&object)
+                .upload_id(&upload_id);
             if let Err(e) = abort.send().await {
                 tracing::warn!(key, upload_id, error = %errors::reason(&e), "cannot abort a multipart upload");
             }
@@ -160,7 +188,15 @@ impl S3Store {
         outcome
     }
 
-    async fn upload_parts(&self, key: &str, path: &Path, size: u64, part: u64, upload_id: &str, if_none_match: bool) -> Result<Put> {
+    async fn upload_parts(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        part: u64,
+        upload_id: &str,
+        if_none_match: bool,
+    ) -> Result<Put> {
         let object = self.object_key(key);
         let count = size.div_ceil(part);
         let parts: Vec<CompletedPart> = futures::stream::iter(0..count)
@@ -172,7 +208,8 @@ impl S3Store {
                     // Each part reads its slice of the file as it is sent (and again on a
                     // retry): the file is never held whole in memory.
                     let body = file_stream(path, offset, len).await?;
-                    let number = i32::try_from(i + 1).map_err(|_| StoreError::Unavailable("too many parts".into()))?;
+                    let number = i32::try_from(i + 1)
+                        .map_err(|_| StoreError::Unavailable("too many parts".into()))?;
                     let out = self
                         .client()
                         .upload_part()
@@ -187,13 +224,20 @@ impl S3Store {
                         .send()
                         .await
                         .map_err(|e| self.err(e, &format!("upload part {number} of"), key))?;
-                    Ok::<_, StoreError>(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag).build())
+                    Ok::<_, StoreError>(
+                        CompletedPart::builder()
+                            .part_number(number)
+                            .set_e_tag(out.e_tag)
+                            .build(),
+                    )
                 }
             })
             .buffered(PARTS_IN_FLIGHT)
             .try_collect()
             .await?;
-        let done = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+        let done = CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build();
         let req = self
             .client()
             .complete_multipart_upload()
@@ -203,9 +247,17 @@ impl S3Store {
             .multipart_upload(done)
             .set_if_none_match(if_none_match.then(|| "*".to_string()));
         // S3 may take a while to assemble a large object before it answers.
-        match req.customize().config_override(upload_config(&self.inner.opts, size)).send().await {
+        match req
+            .customize()
+            .config_override(upload_config(&self.inner.opts, size))
+            .send()
+            .await
+        {
             Ok(_) => Ok(Put::Written),
-            Err(e) => match if_none_match.then(|| conditional_answer(errors::status(&e), errors::code(&e))).flatten() {
+            Err(e) => match if_none_match
+                .then(|| conditional_answer(errors::status(&e), errors::code(&e)))
+                .flatten()
+            {
                 Some(put) => Ok(put),
                 None => Err(self.err(e, "complete multipart upload of", key)),
             },
@@ -215,7 +267,9 @@ impl S3Store {
     /// Finds out whether the server honours `If-None-Match: *`, by writing a probe object
     /// twice. Any doubt answers "no": the fallback is safe, only slower.
     pub(super) async fn probe_conditional(&self) -> bool {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let key = format!("{TEMP_PREFIX}probe-{}-{nanos}", std::process::id());
         let probe = || Body::Bytes(Bytes::from_static(b"arcstream conditional write probe"));
         let verdict = match self.put_once(&key, probe(), true).await {
@@ -240,7 +294,11 @@ impl S3Store {
                 false
             }
         };
-        let delete = self.client().delete_object().bucket(self.bucket()).key(self.object_key(&key));
+        let delete = self
+            .client()
+            .delete_object()
+            .bucket(self.bucket())
+            .key(self.object_key(&key));
         if let Err(e) = delete.send().await {
             tracing::warn!(key, error = %errors::reason(&e), "cannot delete the s3 probe object; it is never listed");
         }
@@ -261,7 +319,12 @@ async fn file_stream(path: &Path, offset: u64, len: u64) -> Result<ByteStream> {
         .length(Length::Exact(len))
         .build()
         .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(format!("reading {}: {e}", path.display()))))
+        .map_err(|e| {
+            StoreError::Io(std::io::Error::other(format!(
+                "reading {}: {e}",
+                path.display()
+            )))
+        })
 }
 
 #[cfg(test)]
@@ -271,10 +334,19 @@ mod tests {
     #[test]
     fn conditional_answers_are_read_from_status_or_code() {
         assert_eq!(conditional_answer(Some(412), None), Some(Put::Exists));
-        assert_eq!(conditional_answer(Some(400), Some("PreconditionFailed")), Some(Put::Exists));
+        assert_eq!(
+            conditional_answer(Some(400), Some("PreconditionFailed")),
+            Some(Put::Exists)
+        );
         assert_eq!(conditional_answer(Some(501), None), Some(Put::Unsupported));
-        assert_eq!(conditional_answer(Some(400), Some("NotImplemented")), Some(Put::Unsupported));
-        assert_eq!(conditional_answer(Some(409), Some("ConditionalRequestConflict")), Some(Put::Conflict));
+        assert_eq!(
+            conditional_answer(Some(400), Some("NotImplemented")),
+            Some(Put::Unsupported)
+        );
+        assert_eq!(
+            conditional_answer(Some(409), Some("ConditionalRequestConflict")),
+            Some(Put::Conflict)
+        );
         assert_eq!(conditional_answer(Some(403), Some("AccessDenied")), None);
         assert_eq!(conditional_answer(None, None), None);
     }

@@ -55,11 +55,20 @@ pub(crate) struct Workload {
 
 impl Workload {
     pub fn instances(&self) -> usize {
-        self.studies.iter().flat_map(|s| &s.series).map(|s| s.instances.len()).sum()
+        self.studies
+            .iter()
+            .flat_map(|s| &s.series)
+            .map(|s| s.instances.len())
+            .sum()
     }
 
     pub fn bytes(&self) -> usize {
-        self.studies.iter().flat_map(|s| &s.series).flat_map(|s| &s.instances).map(Bytes::len).sum()
+        self.studies
+            .iter()
+            .flat_map(|s| &s.series)
+            .flat_map(|s| &s.instances)
+            .map(Bytes::len)
+            .sum()
     }
 
     pub fn series_count(&self) -> usize {
@@ -71,7 +80,10 @@ impl Workload {
 /// file that qualifies.
 pub(crate) fn load_templates(dir: &Path) -> Result<Vec<Template>> {
     if !dir.is_dir() {
-        bail!("the corpus folder {} does not exist; run from the workspace root or pass --corpus", dir.display());
+        bail!(
+            "the corpus folder {} does not exist; run from the workspace root or pass --corpus",
+            dir.display()
+        );
     }
     let mut out = Vec::new();
     for name in PREFERRED {
@@ -84,8 +96,10 @@ pub(crate) fn load_templates(dir: &Path) -> Result<Vec<Template>> {
         }
     }
     if out.is_empty() {
-        let mut paths: Vec<_> =
-            std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+        let mut paths: Vec<_> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
         paths.sort();
         for path in paths {
             if let Ok(t) = usable(&path) {
@@ -97,7 +111,10 @@ pub(crate) fn load_templates(dir: &Path) -> Result<Vec<Template>> {
         }
     }
     if out.is_empty() {
-        bail!("no usable file in {} (need uncompressed little-endian DICOM files with pixel data)", dir.display());
+        bail!(
+            "no usable file in {} (need uncompressed little-endian DICOM files with pixel data)",
+            dir.display()
+        );
     }
     Ok(out)
 }
@@ -108,7 +125,10 @@ fn usable(path: &Path) -> Result<Template> {
     if !UNCOMPRESSED.contains(&ts.as_str()) {
         bail!("transfer syntax {ts} is not uncompressed little endian");
     }
-    for (tag, name) in [(tags::PIXEL_DATA, "PixelData"), (tags::SOP_CLASS_UID, "SOPClassUID")] {
+    for (tag, name) in [
+        (tags::PIXEL_DATA, "PixelData"),
+        (tags::SOP_CLASS_UID, "SOPClassUID"),
+    ] {
         if obj.element_opt(tag)?.is_none() {
             bail!("no {name}");
         }
@@ -117,8 +137,15 @@ fn usable(path: &Path) -> Result<Template> {
     let mut buf = Vec::new();
     obj.write_all(&mut buf).context("cannot write back")?;
     dicom_object::from_reader(&buf[128..]).context("cannot read back what was written")?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(Template { name, size: buf.len(), obj })
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(Template {
+        name,
+        size: buf.len(),
+        obj,
+    })
 }
 
 /// A fresh UID under the UUID-derived root 2.25 (PS3.5 B.2).
@@ -173,8 +200,9 @@ pub(crate) fn generate(
                 obj.put_str(tags::INSTANCE_NUMBER, VR::IS, format!("{}", i + 1));
                 obj.update_meta(|m| m.media_storage_sop_instance_uid = sop);
                 let mut buf = Vec::with_capacity(template.size + 256);
-                obj.write_all(&mut buf)
-                    .with_context(|| format!("cannot write an instance made from {}", template.name))?;
+                obj.write_all(&mut buf).with_context(|| {
+                    format!("cannot write an instance made from {}", template.name)
+                })?;
                 instances.push(Bytes::from(buf));
             }
             made += count;

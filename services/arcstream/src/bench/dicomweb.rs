@@ -95,9 +95,17 @@ impl Selected {
     }
 
     pub fn names(&self) -> String {
-        let all =
-            [("core", self.core), ("metadata", self.metadata), ("frames", self.frames), ("rendered", self.rendered)];
-        all.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        let all = [
+            ("core", self.core),
+            ("metadata", self.metadata),
+            ("frames", self.frames),
+            ("rendered", self.rendered),
+        ];
+        all.iter()
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -141,11 +149,16 @@ const OCTET: &str = "multipart/related; type=\"application/octet-stream\"";
 
 impl Plan {
     /// Builds the workload of the selected groups; `templates[0]` is the CT/MR template.
-    pub fn new(args: &DicomwebArgs, corpus: &std::path::Path, templates: &[Template]) -> Result<Plan> {
+    pub fn new(
+        args: &DicomwebArgs,
+        corpus: &std::path::Path,
+        templates: &[Template],
+    ) -> Result<Plan> {
         let selected = args.selected();
         let mut levels = args.pixel_concurrency.clone();
         levels.retain(|&c| c > 0);
-        if (selected.frames || selected.rendered) && (levels.is_empty() || args.pixel_requests == 0) {
+        if (selected.frames || selected.rendered) && (levels.is_empty() || args.pixel_requests == 0)
+        {
             bail!("--pixel-concurrency needs a level above 0 and --pixel-requests at least 1");
         }
         if selected.frames && args.multiframe_frames == 0 {
@@ -164,7 +177,9 @@ impl Plan {
             made: Vec::new(),
             skipped: Vec::new(),
         };
-        let Some(template) = templates.first() else { return Ok(plan) };
+        let Some(template) = templates.first() else {
+            return Ok(plan);
+        };
         let dirs = workload::source_dirs(corpus, &args.pixels_corpus);
         let date = super::corpus::study_date(9000);
         let mut stored: Vec<SeriesOf> = Vec::new();
@@ -206,11 +221,21 @@ impl Plan {
             }
             let mut pixel_series = Vec::new();
             for (k, src) in singles.iter().enumerate() {
-                pixel_series.push(workload::series(src, &study, k + 1, args.pixel_instances.max(1))?);
+                pixel_series.push(workload::series(
+                    src,
+                    &study,
+                    k + 1,
+                    args.pixel_instances.max(1),
+                )?);
             }
             if selected.frames {
                 for s in &pixel_series {
-                    plan.frames.push(frame_case(s, &format!("frame 1 of {}", s.label), args.pixel_requests, false));
+                    plan.frames.push(frame_case(
+                        s,
+                        &format!("frame 1 of {}", s.label),
+                        args.pixel_requests,
+                        false,
+                    ));
                 }
                 for (k, (name, label)) in workload::MULTIFRAME.iter().enumerate() {
                     let src = match workload::source(&dirs, name, label)
@@ -224,13 +249,21 @@ impl Plan {
                     };
                     let s = workload::series(&src, &study, 10 + k, MULTIFRAME_OBJECTS)?;
                     let label = format!("all {} frames of {}", s.frames, s.label);
-                    plan.multiframe.push(frame_case(&s, &label, args.pixel_requests.div_ceil(4), true));
+                    plan.multiframe.push(frame_case(
+                        &s,
+                        &label,
+                        args.pixel_requests.div_ceil(4),
+                        true,
+                    ));
                     stored.push(s);
                 }
             }
             if selected.rendered {
                 let ct = &pixel_series[0];
-                let jls = pixel_series.iter().find(|s| s.label.contains("JPEG-LS")).unwrap_or(ct);
+                let jls = pixel_series
+                    .iter()
+                    .find(|s| s.label.contains("JPEG-LS"))
+                    .unwrap_or(ct);
                 let n = args.pixel_requests;
                 plan.rendered.push(image_case(
                     ct,
@@ -272,7 +305,11 @@ impl Plan {
                     format!(
                         ", and {MULTIFRAME_OBJECTS} objects of {} frames from each of {}",
                         args.multiframe_frames,
-                        workload::MULTIFRAME.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        workload::MULTIFRAME
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 }
             ));
@@ -280,7 +317,8 @@ impl Plan {
         }
 
         for s in &stored {
-            plan.series.push((s.study.clone(), s.uid.clone(), s.instances.len()));
+            plan.series
+                .push((s.study.clone(), s.uid.clone(), s.instances.len()));
             for chunk in s.instances.chunks(LOAD_BATCH) {
                 let files: Vec<Vec<u8>> = chunk.iter().map(|b| b.to_vec()).collect();
                 plan.stow.push(StowRequest::new(&files));
@@ -298,11 +336,20 @@ impl Plan {
 /// Frame requests over a series' instances, round robin: frame 1, or all frames (`all`).
 fn frame_case(s: &SeriesOf, label: &str, n: usize, all: bool) -> Case {
     let (list, count) = if all {
-        ((1..=s.frames).map(|f| f.to_string()).collect::<Vec<_>>().join(","), s.frames as usize)
+        (
+            (1..=s.frames)
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            s.frames as usize,
+        )
     } else {
         ("1".to_string(), 1)
     };
-    let expect = Expect::Frames { count, bytes_each: s.frame_bytes };
+    let expect = Expect::Frames {
+        count,
+        bytes_each: s.frame_bytes,
+    };
     let reqs = (0..n)
         .map(|i| Req {
             path: format!("{}/frames/{list}", s.targets[i % s.targets.len()].path()),
@@ -310,7 +357,11 @@ fn frame_case(s: &SeriesOf, label: &str, n: usize, all: bool) -> Case {
             expect,
         })
         .collect();
-    Case { label: label.to_string(), unit: "frames", reqs }
+    Case {
+        label: label.to_string(),
+        unit: "frames",
+        reqs,
+    }
 }
 
 /// Rendered or thumbnail requests over a series' instances, round robin.
@@ -322,7 +373,11 @@ fn image_case(s: &SeriesOf, label: &str, resource: &str, media: &'static str, n:
             expect: Expect::Image(media),
         })
         .collect();
-    Case { label: label.to_string(), unit: "instances", reqs }
+    Case {
+        label: label.to_string(),
+        unit: "instances",
+        reqs,
+    }
 }
 
 /// Stores the groups' instances, waits until QIDO-RS lists them, then runs the groups.
@@ -337,16 +392,36 @@ pub(crate) async fn run_all(
     }
     super::ensure_alive(server)?;
     let name = server.name;
-    eprintln!("bench: {name}: DICOMweb groups: storing {} instances in {} requests", plan.instances(), plan.stow.len());
-    let level = measure::stow(client, &server.base, LOAD_CONCURRENCY, &plan.stow, &mut m.errors).await;
+    eprintln!(
+        "bench: {name}: DICOMweb groups: storing {} instances in {} requests",
+        plan.instances(),
+        plan.stow.len()
+    );
+    let level = measure::stow(
+        client,
+        &server.base,
+        LOAD_CONCURRENCY,
+        &plan.stow,
+        &mut m.errors,
+    )
+    .await;
     m.dicomweb.load = Some((level.stored, level.sent, level.secs));
     super::ensure_alive(server)?;
     visible(client, &server.base, &plan.series, &mut m.errors).await;
     if !plan.metadata.is_empty() {
         super::ensure_alive(server)?;
-        eprintln!("bench: {name}: metadata, 1 + {} requests per level", plan.repeats);
-        m.dicomweb.metadata =
-            requests::metadata(client, &server.base, &plan.metadata, plan.repeats, &mut m.errors).await;
+        eprintln!(
+            "bench: {name}: metadata, 1 + {} requests per level",
+            plan.repeats
+        );
+        m.dicomweb.metadata = requests::metadata(
+            client,
+            &server.base,
+            &plan.metadata,
+            plan.repeats,
+            &mut m.errors,
+        )
+        .await;
     }
     for (cases, out) in [
         (&plan.frames, &mut m.dicomweb.frames),
@@ -361,9 +436,15 @@ pub(crate) async fn run_all(
                 case.reqs.len(),
                 plan.levels
             );
-            let r = requests::run_case(client, &server.base, case, &plan.levels, &mut m.errors).await;
+            let r =
+                requests::run_case(client, &server.base, case, &plan.levels, &mut m.errors).await;
             for l in &r.levels {
-                eprintln!("bench: {name}:   {} in flight: {:.0} {}/s", l.concurrency, l.items as f64 / l.secs, r.unit);
+                eprintln!(
+                    "bench: {name}:   {} in flight: {:.0} {}/s",
+                    l.concurrency,
+                    l.items as f64 / l.secs,
+                    r.unit
+                );
             }
             out.push(r);
         }
@@ -387,7 +468,9 @@ async fn visible(
                 break;
             }
             if start.elapsed().as_secs() > 60 {
-                errors.add(format!("not visible 60 s after STOW-RS: {path}: {got:?} of {n}"));
+                errors.add(format!(
+                    "not visible 60 s after STOW-RS: {path}: {got:?} of {n}"
+                ));
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;

@@ -120,8 +120,13 @@ pub(crate) enum Shape {
 }
 
 impl Shape {
-    pub const ALL: [Shape; 5] =
-        [Shape::PatientId, Shape::PatientName, Shape::StudyDate, Shape::StudySeries, Shape::SeriesInstances];
+    pub const ALL: [Shape; 5] = [
+        Shape::PatientId,
+        Shape::PatientName,
+        Shape::StudyDate,
+        Shape::StudySeries,
+        Shape::SeriesInstances,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -146,10 +151,10 @@ pub(crate) struct Query {
 
 /// One STOW-RS request, built before timing starts.
 pub(crate) struct StowRequest {
-    content_type: String,
-    body: Bytes,
-    instances: usize,
-    payload: usize,
+    pub(crate) content_type: String,
+    pub(crate) body: Bytes,
+    pub(crate) instances: usize,
+    pub(crate) payload: usize,
 }
 
 impl StowRequest {
@@ -186,18 +191,38 @@ impl Plan {
             let requests = share
                 .iter()
                 .flat_map(|s| &s.series)
-                .map(|se| StowRequest::new(&se.instances.iter().map(|b| b.to_vec()).collect::<Vec<_>>()))
+                .map(|se| {
+                    StowRequest::new(&se.instances.iter().map(|b| b.to_vec()).collect::<Vec<_>>())
+                })
                 .collect();
             stow.push((c, requests));
         }
-        let studies =
-            w.studies.iter().map(|s| (s.uid.clone(), s.series.iter().map(|se| se.instances.len()).sum())).collect();
+        let studies = w
+            .studies
+            .iter()
+            .map(|s| {
+                (
+                    s.uid.clone(),
+                    s.series.iter().map(|se| se.instances.len()).sum(),
+                )
+            })
+            .collect();
         let series = w
             .studies
             .iter()
-            .flat_map(|s| s.series.iter().map(move |se| (s.uid.clone(), se.uid.clone(), se.instances.len())))
+            .flat_map(|s| {
+                s.series
+                    .iter()
+                    .map(move |se| (s.uid.clone(), se.uid.clone(), se.instances.len()))
+            })
             .collect();
-        Plan { stow, levels: levels.to_vec(), queries: plan_queries(w, queries), studies, series }
+        Plan {
+            stow,
+            levels: levels.to_vec(),
+            queries: plan_queries(w, queries),
+            studies,
+            series,
+        }
     }
 }
 
@@ -210,9 +235,11 @@ fn plan_queries(w: &Workload, count: usize) -> Vec<Query> {
             let s = rng.random_range(0..n);
             let study = &w.studies[s];
             match shape {
-                Shape::PatientId => {
-                    Query { shape, path: format!("/studies?PatientID={}", study.patient_id), expected: 1 }
-                }
+                Shape::PatientId => Query {
+                    shape,
+                    path: format!("/studies?PatientID={}", study.patient_id),
+                    expected: 1,
+                },
                 Shape::PatientName => {
                     // Names are BENCH^P{s:06}: this prefix matches the ten studies of s's decade.
                     let decade = s / 10;
@@ -226,13 +253,19 @@ fn plan_queries(w: &Workload, count: usize) -> Vec<Query> {
                     let last = s + 6;
                     Query {
                         shape,
-                        path: format!("/studies?StudyDate={}-{}", corpus::study_date(s), corpus::study_date(last)),
+                        path: format!(
+                            "/studies?StudyDate={}-{}",
+                            corpus::study_date(s),
+                            corpus::study_date(last)
+                        ),
                         expected: last.min(n - 1) - s + 1,
                     }
                 }
-                Shape::StudySeries => {
-                    Query { shape, path: format!("/studies/{}/series", study.uid), expected: study.series.len() }
-                }
+                Shape::StudySeries => Query {
+                    shape,
+                    path: format!("/studies/{}/series", study.uid),
+                    expected: study.series.len(),
+                },
                 Shape::SeriesInstances => {
                     let se = &study.series[rng.random_range(0..study.series.len())];
                     Query {
@@ -259,7 +292,11 @@ pub(crate) async fn run_all(
         if requests.is_empty() {
             continue;
         }
-        eprintln!("bench: {}: STOW-RS, {} requests at concurrency {c}", server.name, requests.len());
+        eprintln!(
+            "bench: {}: STOW-RS, {} requests at concurrency {c}",
+            server.name,
+            requests.len()
+        );
         let level = stow(client, &server.base, *c, requests, &mut m.errors).await;
         eprintln!(
             "bench: {}:   {} of {} stored in {:.2} s ({:.0} instances/s)",
@@ -272,16 +309,32 @@ pub(crate) async fn run_all(
         m.stow.push(level);
     }
     super::ensure_alive(server)?;
-    eprintln!("bench: {}: checking every series is visible to QIDO-RS", server.name);
+    eprintln!(
+        "bench: {}: checking every series is visible to QIDO-RS",
+        server.name
+    );
     m.visibility = Some(visibility(client, &server.base, &plan.series, &mut m.errors).await);
     super::ensure_alive(server)?;
-    eprintln!("bench: {}: QIDO-RS, {} queries one at a time", server.name, plan.queries.len());
+    eprintln!(
+        "bench: {}: QIDO-RS, {} queries one at a time",
+        server.name,
+        plan.queries.len()
+    );
     m.qido = qido(client, &server.base, &plan.queries, &mut m.errors).await;
     for &c in &plan.levels {
         super::ensure_alive(server)?;
-        eprintln!("bench: {}: WADO-RS, {} studies at concurrency {c}", server.name, plan.studies.len());
+        eprintln!(
+            "bench: {}: WADO-RS, {} studies at concurrency {c}",
+            server.name,
+            plan.studies.len()
+        );
         let level = wado(client, &server.base, c, &plan.studies, &mut m.errors).await;
-        eprintln!("bench: {}:   {:.1} MB in {:.2} s", server.name, level.bytes as f64 / 1e6, level.secs);
+        eprintln!(
+            "bench: {}:   {:.1} MB in {:.2} s",
+            server.name,
+            level.bytes as f64 / 1e6,
+            level.secs
+        );
         m.wado.push(level);
     }
     super::ensure_alive(server)?;
@@ -292,7 +345,7 @@ pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-pub(super) fn snippet(text: &str) -> String {
+pub(crate) fn snippet(text: &str) -> String {
     let t = text.trim();
     let cut: String = t.chars().take(300).collect();
     if cut.len() < t.len() {
@@ -313,12 +366,19 @@ async fn stow_one(client: &reqwest::Client, url: &str, req: &StowRequest) -> Res
         .await
         .map_err(|e| format!("request failed: {e:#}"))?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
     if !status.is_success() && status.as_u16() != 409 {
         return Err(format!("HTTP {status}: {}", snippet(&text)));
     }
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("HTTP {status}, answer is not JSON ({e}): {}", snippet(&text)))?;
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "HTTP {status}, answer is not JSON ({e}): {}",
+            snippet(&text)
+        )
+    })?;
     let stored = doc["00081199"]["Value"].as_array().map_or(0, Vec::len);
     let failed = doc["00081198"]["Value"].as_array().map_or(0, Vec::len);
     if stored != req.instances {
@@ -371,7 +431,11 @@ pub(super) async fn stow(
 }
 
 /// Runs a QIDO-RS query; returns the number of results.
-pub(super) async fn qido_one(client: &reqwest::Client, base: &str, path_and_query: &str) -> Result<usize, String> {
+pub(crate) async fn qido_one(
+    client: &reqwest::Client,
+    base: &str,
+    path_and_query: &str,
+) -> Result<usize, String> {
     let resp = client
         .get(format!("{base}{path_and_query}"))
         .header(ACCEPT, "application/dicom+json")
@@ -379,7 +443,10 @@ pub(super) async fn qido_one(client: &reqwest::Client, base: &str, path_and_quer
         .await
         .map_err(|e| format!("request failed: {e:#}"))?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
     if status.as_u16() == 204 {
         return Ok(0);
     }
@@ -389,12 +456,21 @@ pub(super) async fn qido_one(client: &reqwest::Client, base: &str, path_and_quer
     if text.trim().is_empty() {
         return Ok(0);
     }
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("HTTP {status}, answer is not JSON ({e}): {}", snippet(&text)))?;
-    doc.as_array().map(Vec::len).ok_or_else(|| format!("HTTP {status}, answer is not a JSON array: {}", snippet(&text)))
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "HTTP {status}, answer is not JSON ({e}): {}",
+            snippet(&text)
+        )
+    })?;
+    doc.as_array().map(Vec::len).ok_or_else(|| {
+        format!(
+            "HTTP {status}, answer is not a JSON array: {}",
+            snippet(&text)
+        )
+    })
 }
 
-async fn visibility(
+pub(crate) async fn visibility(
     client: &reqwest::Client,
     base: &str,
     series: &[(String, String, usize)],
@@ -438,10 +514,20 @@ async fn visibility(
     for e in last_err.iter().take(5) {
         errors.add(format!("not visible 60 s after STOW-RS: {e}"));
     }
-    Visibility { secs: start.elapsed().as_secs_f64(), passes, missing, series: series.len() }
+    Visibility {
+        secs: start.elapsed().as_secs_f64(),
+        passes,
+        missing,
+        series: series.len(),
+    }
 }
 
-async fn qido(client: &reqwest::Client, base: &str, queries: &[Query], errors: &mut Errors) -> Vec<(Shape, Vec<f64>)> {
+async fn qido(
+    client: &reqwest::Client,
+    base: &str,
+    queries: &[Query],
+    errors: &mut Errors,
+) -> Vec<(Shape, Vec<f64>)> {
     let mut out: Vec<(Shape, Vec<f64>)> = Shape::ALL.iter().map(|&s| (s, Vec::new())).collect();
     for q in queries {
         let t = Instant::now();
@@ -452,7 +538,10 @@ async fn qido(client: &reqwest::Client, base: &str, queries: &[Query], errors: &
         }
         match got {
             Ok(k) if k == q.expected => {}
-            Ok(k) => errors.add(format!("QIDO-RS {}: {k} results, expected {}", q.path, q.expected)),
+            Ok(k) => errors.add(format!(
+                "QIDO-RS {}: {k} results, expected {}",
+                q.path, q.expected
+            )),
             Err(e) => errors.add(format!("QIDO-RS {}: {e}", q.path)),
         }
     }
@@ -462,7 +551,9 @@ async fn qido(client: &reqwest::Client, base: &str, queries: &[Query], errors: &
 pub(super) fn boundary(content_type: &str) -> Option<String> {
     content_type.split(';').map(str::trim).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
     })
 }
 
@@ -486,24 +577,43 @@ fn count_parts(body: &[u8], boundary: &str) -> usize {
 }
 
 /// Retrieves one study; returns (bytes, parts).
-async fn wado_one(client: &reqwest::Client, base: &str, study: &str) -> Result<(usize, usize), String> {
+async fn wado_one(
+    client: &reqwest::Client,
+    base: &str,
+    study: &str,
+) -> Result<(usize, usize), String> {
     let resp = client
         .get(format!("{base}/studies/{study}"))
-        .header(ACCEPT, "multipart/related; type=\"application/dicom\"; transfer-syntax=*")
+        .header(
+            ACCEPT,
+            "multipart/related; type=\"application/dicom\"; transfer-syntax=*",
+        )
         .send()
         .await
         .map_err(|e| format!("request failed: {e:#}"))?;
     let status = resp.status();
-    let ct = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let body = resp.bytes().await.map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
+    let ct = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
     if !status.is_success() {
-        return Err(format!("HTTP {status}: {}", snippet(&String::from_utf8_lossy(&body))));
+        return Err(format!(
+            "HTTP {status}: {}",
+            snippet(&String::from_utf8_lossy(&body))
+        ));
     }
-    let b = boundary(&ct).ok_or_else(|| format!("HTTP {status}, no multipart boundary in content type {ct:?}"))?;
+    let b = boundary(&ct)
+        .ok_or_else(|| format!("HTTP {status}, no multipart boundary in content type {ct:?}"))?;
     Ok((body.len(), count_parts(&body, &b)))
 }
 
-async fn wado(
+pub(crate) async fn wado(
     client: &reqwest::Client,
     base: &str,
     c: usize,
@@ -525,7 +635,9 @@ async fn wado(
                 bytes += b;
                 instances += parts;
                 if parts != n {
-                    errors.add(format!("WADO-RS at concurrency {c}: study {uid}: {parts} instances, expected {n}"));
+                    errors.add(format!(
+                        "WADO-RS at concurrency {c}: study {uid}: {parts} instances, expected {n}"
+                    ));
                 }
             }
             Err(e) => errors.add(format!("WADO-RS at concurrency {c}: study {uid}: {e}")),
@@ -558,9 +670,13 @@ mod tests {
 
     #[test]
     fn parts_and_percentiles() {
-        let body = b"--b1\r\nContent-Type: application/dicom\r\n\r\nxx\r\n--b1\r\n\r\nyy\r\n--b1--\r\n";
+        let body =
+            b"--b1\r\nContent-Type: application/dicom\r\n\r\nxx\r\n--b1\r\n\r\nyy\r\n--b1--\r\n";
         assert_eq!(count_parts(body, "b1"), 2);
-        assert_eq!(boundary("multipart/related; type=\"application/dicom\"; boundary=\"b1\""), Some("b1".into()));
+        assert_eq!(
+            boundary("multipart/related; type=\"application/dicom\"; boundary=\"b1\""),
+            Some("b1".into())
+        );
         assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 50.0), Some(2.0));
         assert_eq!(percentile(&[3.0, 1.0, 2.0, 4.0], 99.0), Some(4.0));
     }

@@ -41,26 +41,49 @@ pub(crate) fn command_line() -> String {
     if let Some(first) = args.first_mut() {
         *first = "arcstream".into();
     }
-    args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }).collect::<Vec<_>>().join(" ")
+    args.iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// nproc, memory, CPU model and kernel.
 pub(crate) fn machine() -> String {
-    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_string())))
-        .and_then(|v| v.split_whitespace().next().and_then(|k| k.parse::<f64>().ok()))
-        .map_or("?".to_string(), |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0));
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_string()))
+        })
+        .and_then(|v| {
+            v.split_whitespace()
+                .next()
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or("?".to_string(), |kib| {
+            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
+        });
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
-            c.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
         })
         .unwrap_or_else(|| "?".into());
-    let kernel =
-        std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     format!("{nproc} CPUs (nproc), {mem} memory, {cpu}, Linux {kernel}")
 }
 
@@ -105,7 +128,11 @@ fn rows(ctx: &Context<'_>) -> Vec<Row> {
     let per = |f: &dyn Fn(&Measured) -> Option<f64>| r.iter().map(f).collect::<Vec<_>>();
     for &c in &ctx.levels {
         let level = |m: &Measured| {
-            m.stow.iter().find(|l| l.concurrency == c).filter(|l| l.secs > 0.0).map(|l| (l.stored, l.bytes, l.secs))
+            m.stow
+                .iter()
+                .find(|l| l.concurrency == c)
+                .filter(|l| l.secs > 0.0)
+                .map(|l| (l.stored, l.bytes, l.secs))
         };
         rows.push(Row {
             count: false,
@@ -120,7 +147,12 @@ fn rows(ctx: &Context<'_>) -> Vec<Row> {
             values: per(&|m| level(m).map(|(_, b, s)| b as f64 / 1e6 / s)),
         });
     }
-    let all = |m: &Measured| m.qido.iter().flat_map(|(_, v)| v.iter().copied()).collect::<Vec<f64>>();
+    let all = |m: &Measured| {
+        m.qido
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect::<Vec<f64>>()
+    };
     rows.push(Row {
         count: false,
         metric: "QIDO-RS p50 ms, all shapes".into(),
@@ -134,7 +166,13 @@ fn rows(ctx: &Context<'_>) -> Vec<Row> {
         values: per(&|m| percentile(&all(m), 99.0)),
     });
     for shape in Shape::ALL {
-        let of = |m: &Measured| m.qido.iter().find(|(s, _)| *s == shape).map(|(_, v)| v.clone()).unwrap_or_default();
+        let of = |m: &Measured| {
+            m.qido
+                .iter()
+                .find(|(s, _)| *s == shape)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
         for p in [50.0, 99.0] {
             rows.push(Row {
                 count: false,
@@ -202,7 +240,11 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
     let _ = writeln!(
         s,
         "- Build: {}",
-        if ctx.release { "release" } else { "debug (dependencies at opt-level 2, arcstream's own crates unoptimised)" }
+        if ctx.release {
+            "release"
+        } else {
+            "debug (dependencies at opt-level 2, arcstream's own crates unoptimised)"
+        }
     );
     for m in r {
         let _ = writeln!(s, "- {}: {}", m.name, m.version);
@@ -228,7 +270,11 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
 
     let two = r.len() == 2;
     if two {
-        let _ = writeln!(s, "| metric | better | {} | {} | {} / {} |", r[0].name, r[1].name, r[0].name, r[1].name);
+        let _ = writeln!(
+            s,
+            "| metric | better | {} | {} | {} / {} |",
+            r[0].name, r[1].name, r[0].name, r[1].name
+        );
         let _ = writeln!(s, "|---|---|---:|---:|---:|");
     } else {
         let names: Vec<&str> = r.iter().map(|m| m.name.as_str()).collect();
@@ -236,11 +282,22 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
         let _ = writeln!(s, "|---|---|{}", "---:|".repeat(r.len()));
     }
     // Without the core group its rows would all be empty: leave them out.
-    for row in rows(ctx).into_iter().filter(|r| ctx.core || r.values.iter().any(Option::is_some)) {
+    for row in rows(ctx)
+        .into_iter()
+        .filter(|r| ctx.core || r.values.iter().any(Option::is_some))
+    {
         let cells: Vec<String> = row
             .values
             .iter()
-            .map(|v| v.map_or("—".into(), |v| if row.count { format!("{v:.0}") } else { fmt_num(v) }))
+            .map(|v| {
+                v.map_or("—".into(), |v| {
+                    if row.count {
+                        format!("{v:.0}")
+                    } else {
+                        fmt_num(v)
+                    }
+                })
+            })
             .collect();
         let better = match row.better {
             Better::Higher => "higher",
@@ -248,10 +305,16 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
         };
         if two {
             let ratio = match (row.values[0], row.values[1]) {
-                (Some(a), Some(b)) if b > 0.0 && a >= 0.0 && !row.count => format!("{}×", fmt_num(a / b)),
+                (Some(a), Some(b)) if b > 0.0 && a >= 0.0 && !row.count => {
+                    format!("{}×", fmt_num(a / b))
+                }
                 _ => "—".into(),
             };
-            let _ = writeln!(s, "| {} | {better} | {} | {} | {ratio} |", row.metric, cells[0], cells[1]);
+            let _ = writeln!(
+                s,
+                "| {} | {better} | {} | {} | {ratio} |",
+                row.metric, cells[0], cells[1]
+            );
         } else {
             let _ = writeln!(s, "| {} | {better} | {} |", row.metric, cells.join(" | "));
         }
@@ -333,7 +396,11 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
         } else {
             let _ = writeln!(s, "- {} errors:", m.errors.count);
             for (e, n) in &m.errors.kinds {
-                let times = if *n > 1 { format!(" (×{n})") } else { String::new() };
+                let times = if *n > 1 {
+                    format!(" (×{n})")
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(s, "  - {}{times}", e.replace('\n', "\n    "));
             }
             if m.errors.dropped > 0 {

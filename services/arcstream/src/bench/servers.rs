@@ -53,7 +53,11 @@ impl Server {
             Ok(status) => Ok(status?),
             Err(_) => {
                 self.child.kill().await?;
-                bail!("{} did not exit within {} s of SIGTERM; killed it", self.name, grace.as_secs())
+                bail!(
+                    "{} did not exit within {} s of SIGTERM; killed it",
+                    self.name,
+                    grace.as_secs()
+                )
             }
         }
     }
@@ -76,7 +80,9 @@ fn log_tail(path: &Path, n: usize) -> String {
 
 /// Total size of the files under `dir`, in bytes.
 pub(crate) fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .filter_map(Result::ok)
         .map(|e| match e.metadata() {
@@ -89,14 +95,27 @@ pub(crate) fn dir_size(dir: &Path) -> u64 {
 
 /// Starts `arcstream serve` (this executable) on a free port and `data`; logs go to `log`.
 pub(crate) async fn start_arcstream(exe: &Path, data: &Path, log: &Path) -> Result<Server> {
+    start_arcstream_with(exe, data, log, &[], &[]).await
+}
+
+/// [`start_arcstream`] with more `serve` arguments and environment variables.
+pub(crate) async fn start_arcstream_with(
+    exe: &Path,
+    data: &Path,
+    log: &Path,
+    args: &[String],
+    env: &[(String, String)],
+) -> Result<Server> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
-    let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
         .arg(data)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))
@@ -107,14 +126,21 @@ pub(crate) async fn start_arcstream(exe: &Path, data: &Path, log: &Path) -> Resu
             cmd.env_remove(k);
         }
     }
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {} serve", exe.display()))?;
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {} serve", exe.display()))?;
     let pid = child.id().context("arcstream serve exited at once")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let found = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(line) = lines.next_line().await? {
             if let Some(rest) = line.split("(DICOMweb: ").nth(1) {
-                return Ok(rest.trim().trim_end_matches(')').trim_end_matches('/').to_string());
+                return Ok(rest
+                    .trim()
+                    .trim_end_matches(')')
+                    .trim_end_matches('/')
+                    .to_string());
             }
         }
         anyhow::Ok(String::new())
@@ -122,13 +148,25 @@ pub(crate) async fn start_arcstream(exe: &Path, data: &Path, log: &Path) -> Resu
     .await;
     let base = match found {
         Ok(Ok(base)) if !base.is_empty() => base,
-        Ok(Ok(_)) => bail!("arcstream serve exited before it was ready; log tail:\n{}", log_tail(log, 30)),
+        Ok(Ok(_)) => bail!(
+            "arcstream serve exited before it was ready; log tail:\n{}",
+            log_tail(log, 30)
+        ),
         Ok(Err(e)) => bail!("cannot read arcstream serve's output: {e}"),
-        Err(_) => bail!("arcstream serve was not ready within 120 s; log tail:\n{}", log_tail(log, 30)),
+        Err(_) => bail!(
+            "arcstream serve was not ready within 120 s; log tail:\n{}",
+            log_tail(log, 30)
+        ),
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Server { name: "arcstream", base, child, pid, log: log.to_path_buf() })
+    Ok(Server {
+        name: "arcstream",
+        base,
+        child,
+        pid,
+        log: log.to_path_buf(),
+    })
 }
 
 /// What `arcstream reindex` reported, and what we saw of it.
@@ -188,12 +226,17 @@ pub(crate) async fn reindex(exe: &Path, data: &Path, log: &Path) -> Result<Reind
     let wall_secs = start.elapsed().as_secs_f64();
     let out = reader.await.unwrap_or_default();
     if !status.success() {
-        bail!("arcstream reindex exited with {status}; log tail:\n{}", log_tail(log, 30));
+        bail!(
+            "arcstream reindex exited with {status}; log tail:\n{}",
+            log_tail(log, 30)
+        );
     }
     let line = out
         .lines()
         .find(|l| l.starts_with("reindexed "))
-        .with_context(|| format!("arcstream reindex printed no `reindexed …` line; it printed {out:?}"))?;
+        .with_context(|| {
+            format!("arcstream reindex printed no `reindexed …` line; it printed {out:?}")
+        })?;
     let parts: Vec<&str> = line.split_whitespace().collect();
     // reindexed N events in S s (R events/s)
     let parse = |i: usize| -> Result<f64> {
@@ -203,12 +246,20 @@ pub(crate) async fn reindex(exe: &Path, data: &Path, log: &Path) -> Result<Reind
             .and_then(|s| s.parse::<f64>().ok())
             .with_context(|| format!("cannot parse {line:?}"))
     };
-    Ok(Reindex { events: parse(1)? as u64, secs: parse(4)?, events_per_sec: parse(6)?, wall_secs, peak_rss_kib: peak })
+    Ok(Reindex {
+        events: parse(1)? as u64,
+        secs: parse(4)?,
+        events_per_sec: parse(6)?,
+        wall_secs,
+        peak_rss_kib: peak,
+    })
 }
 
 /// A port free on 127.0.0.1 right now.
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn find_orthanc() -> Option<PathBuf> {
@@ -221,21 +272,38 @@ fn find_orthanc() -> Option<PathBuf> {
 
 /// The DICOMweb plugin's shared library, as the `orthanc-dicomweb` package lists it.
 fn find_dicomweb_plugin() -> Option<PathBuf> {
-    let out = std::process::Command::new("dpkg").args(["-L", "orthanc-dicomweb"]).output().ok()?;
+    let out = std::process::Command::new("dpkg")
+        .args(["-L", "orthanc-dicomweb"])
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let files: Vec<PathBuf> = text.lines().map(PathBuf::from).filter(|p| p.is_file()).collect();
+    let files: Vec<PathBuf> = text
+        .lines()
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .collect();
     let is_so = |p: &&PathBuf| p.extension().is_some_and(|e| e == "so");
-    let has_so = |p: &&PathBuf| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".so"));
-    files.iter().find(is_so).or_else(|| files.iter().find(has_so)).cloned()
+    let has_so = |p: &&PathBuf| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().contains(".so"))
+    };
+    files
+        .iter()
+        .find(is_so)
+        .or_else(|| files.iter().find(has_so))
+        .cloned()
 }
 
 /// Installs `orthanc` and `orthanc-dicomweb` with apt-get (output to our stderr).
 async fn install_orthanc() -> Result<()> {
     eprintln!("bench: Orthanc or its DICOMweb plugin is missing; installing orthanc and orthanc-dicomweb with apt-get");
-    for args in [&["update"][..], &["install", "-y", "orthanc", "orthanc-dicomweb"][..]] {
+    for args in [
+        &["update"][..],
+        &["install", "-y", "orthanc", "orthanc-dicomweb"][..],
+    ] {
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -257,12 +325,16 @@ async fn install_orthanc() -> Result<()> {
 
 /// Starts Orthanc with its DICOMweb plugin, everything under `dir`; returns the server and its
 /// version text.
-pub(crate) async fn start_orthanc(dir: &Path, client: &reqwest::Client) -> Result<(Server, String)> {
+pub(crate) async fn start_orthanc(
+    dir: &Path,
+    client: &reqwest::Client,
+) -> Result<(Server, String)> {
     if find_orthanc().is_none() || find_dicomweb_plugin().is_none() {
         install_orthanc().await?;
     }
     let bin = find_orthanc().context("no Orthanc binary after installing the package")?;
-    let plugin = find_dicomweb_plugin().context("no DICOMweb plugin library in the orthanc-dicomweb package")?;
+    let plugin = find_dicomweb_plugin()
+        .context("no DICOMweb plugin library in the orthanc-dicomweb package")?;
     let http_port = free_port()?;
     let dicom_port = free_port()?;
     let storage = dir.join("storage");
@@ -301,10 +373,16 @@ pub(crate) async fn start_orthanc(dir: &Path, client: &reqwest::Client) -> Resul
     let start = Instant::now();
     let system: serde_json::Value = loop {
         if let Some(status) = child.try_wait()? {
-            bail!("Orthanc exited ({status}) before it was ready; log tail:\n{}", log_tail(&log, 30));
+            bail!(
+                "Orthanc exited ({status}) before it was ready; log tail:\n{}",
+                log_tail(&log, 30)
+            );
         }
         if start.elapsed() > Duration::from_secs(60) {
-            bail!("Orthanc did not answer GET /system within 60 s; log tail:\n{}", log_tail(&log, 30));
+            bail!(
+                "Orthanc did not answer GET /system within 60 s; log tail:\n{}",
+                log_tail(&log, 30)
+            );
         }
         if let Ok(r) = client.get(format!("{root}/system")).send().await {
             if r.status().is_success() {
@@ -314,9 +392,11 @@ pub(crate) async fn start_orthanc(dir: &Path, client: &reqwest::Client) -> Resul
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let plugin_version = match client.get(format!("{root}/plugins/dicom-web")).send().await {
-        Ok(r) if r.status().is_success() => {
-            r.json::<serde_json::Value>().await.ok().and_then(|v| v["Version"].as_str().map(str::to_string))
-        }
+        Ok(r) if r.status().is_success() => r
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v["Version"].as_str().map(str::to_string)),
         _ => None,
     };
     let version = format!(
@@ -324,6 +404,12 @@ pub(crate) async fn start_orthanc(dir: &Path, client: &reqwest::Client) -> Resul
         system["Version"].as_str().unwrap_or("?"),
         plugin_version.as_deref().unwrap_or("?")
     );
-    let server = Server { name: "Orthanc", base: format!("{root}/dicom-web"), child, pid, log };
+    let server = Server {
+        name: "Orthanc",
+        base: format!("{root}/dicom-web"),
+        child,
+        pid,
+        log,
+    };
     Ok((server, version))
 }

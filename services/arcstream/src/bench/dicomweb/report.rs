@@ -8,7 +8,12 @@ use crate::bench::report::{fmt_num, Better, Row};
 use std::fmt::Write as _;
 
 fn row(metric: String, better: Better, values: Vec<Option<f64>>) -> Row {
-    Row { metric, better, values, count: false }
+    Row {
+        metric,
+        better,
+        values,
+        count: false,
+    }
 }
 
 /// Labels in first-seen order across servers, so a case one server skipped keeps its row.
@@ -26,15 +31,27 @@ fn labels<'a>(r: &'a [Measured], of: impl Fn(&'a Measured) -> Vec<&'a str>) -> V
 
 fn cases_rows(r: &[Measured], rows: &mut Vec<Row>, pick: impl Fn(&Measured) -> &Vec<CaseResult>) {
     let names = labels(r, |m| pick(m).iter().map(|c| c.label.as_str()).collect());
-    let mut levels: Vec<usize> =
-        r.iter().flat_map(|m| pick(m).iter().flat_map(|c| c.levels.iter().map(|l| l.concurrency))).collect();
+    let mut levels: Vec<usize> = r
+        .iter()
+        .flat_map(|m| {
+            pick(m)
+                .iter()
+                .flat_map(|c| c.levels.iter().map(|l| l.concurrency))
+        })
+        .collect();
     levels.sort_unstable();
     levels.dedup();
     for name in names {
-        let unit = r.iter().flat_map(|m| pick(m).iter()).find(|c| c.label == name).map_or("items", |c| c.unit);
+        let unit = r
+            .iter()
+            .flat_map(|m| pick(m).iter())
+            .find(|c| c.label == name)
+            .map_or("items", |c| c.unit);
         for &c in &levels {
             let vals = |f: &dyn Fn(&Level) -> Option<f64>| {
-                r.iter().map(|m| find_level(pick(m), name, c).and_then(f)).collect::<Vec<_>>()
+                r.iter()
+                    .map(|m| find_level(pick(m), name, c).and_then(f))
+                    .collect::<Vec<_>>()
             };
             rows.push(row(
                 format!("{name}: {unit}/s, {c} in flight"),
@@ -53,17 +70,40 @@ fn cases_rows(r: &[Measured], rows: &mut Vec<Row>, pick: impl Fn(&Measured) -> &
 }
 
 fn find_level<'a>(cases: &'a [CaseResult], name: &str, c: usize) -> Option<&'a Level> {
-    cases.iter().find(|x| x.label == name)?.levels.iter().find(|l| l.concurrency == c)
+    cases
+        .iter()
+        .find(|x| x.label == name)?
+        .levels
+        .iter()
+        .find(|l| l.concurrency == c)
 }
 
 /// The rows of the DICOMweb groups (none when no server ran them).
 pub(crate) fn rows(r: &[Measured]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for name in labels(r, |m| m.dicomweb.metadata.iter().map(|x| x.label.as_str()).collect()) {
+    for name in labels(r, |m| {
+        m.dicomweb
+            .metadata
+            .iter()
+            .map(|x| x.label.as_str())
+            .collect()
+    }) {
         let per = |f: &dyn Fn(&super::MetaResult) -> Option<f64>| {
-            r.iter().map(|m| m.dicomweb.metadata.iter().find(|x| x.label == name).and_then(f)).collect()
+            r.iter()
+                .map(|m| {
+                    m.dicomweb
+                        .metadata
+                        .iter()
+                        .find(|x| x.label == name)
+                        .and_then(f)
+                })
+                .collect()
         };
-        rows.push(row(format!("{name} metadata: first request ms (cold)"), Better::Lower, per(&|x| x.cold_ms)));
+        rows.push(row(
+            format!("{name} metadata: first request ms (cold)"),
+            Better::Lower,
+            per(&|x| x.cold_ms),
+        ));
         for p in [50.0, 99.0] {
             rows.push(row(
                 format!("{name} metadata: warm p{p:.0} ms"),
@@ -137,7 +177,11 @@ pub(crate) fn note(plan: &Plan) -> String {
         );
     }
     if !plan.skipped.is_empty() {
-        let _ = write!(s, " Sources not found or not usable: {}.", plan.skipped.join("; "));
+        let _ = write!(
+            s,
+            " Sources not found or not usable: {}.",
+            plan.skipped.join("; ")
+        );
     }
     s
 }

@@ -72,13 +72,33 @@ pub(crate) struct MetaResult {
 }
 
 /// Sends a GET; returns (content type, body) of a 2xx answer.
-async fn get(client: &reqwest::Client, url: &str, accept: &str) -> Result<(String, bytes::Bytes), String> {
-    let resp = client.get(url).header(ACCEPT, accept).send().await.map_err(|e| format!("request failed: {e:#}"))?;
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    accept: &str,
+) -> Result<(String, bytes::Bytes), String> {
+    let resp = client
+        .get(url)
+        .header(ACCEPT, accept)
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e:#}"))?;
     let status = resp.status();
-    let ct = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let body = resp.bytes().await.map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
+    let ct = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("HTTP {status}, body not read: {e:#}"))?;
     if !status.is_success() {
-        return Err(format!("HTTP {status}: {}", snippet(&String::from_utf8_lossy(&body))));
+        return Err(format!(
+            "HTTP {status}: {}",
+            snippet(&String::from_utf8_lossy(&body))
+        ));
     }
     Ok((ct, body))
 }
@@ -110,7 +130,12 @@ pub(crate) fn parts<'a>(body: &'a [u8], boundary: &str) -> Vec<&'a [u8]> {
 
 /// Checks an answer; returns the frames or images it holds.
 fn check(expect: Expect, ct: &str, body: &[u8]) -> Result<usize, String> {
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match expect {
         Expect::Frames { count, bytes_each } => {
             if essence != "multipart/related" {
@@ -122,7 +147,10 @@ fn check(expect: Expect, ct: &str, body: &[u8]) -> Result<usize, String> {
                 return Err(format!("{} parts, expected {count}", p.len()));
             }
             if let Some(bad) = p.iter().find(|x| x.len() != bytes_each) {
-                return Err(format!("a frame of {} bytes, expected {bytes_each}", bad.len()));
+                return Err(format!(
+                    "a frame of {} bytes, expected {bytes_each}",
+                    bad.len()
+                ));
             }
             Ok(count)
         }
@@ -130,7 +158,11 @@ fn check(expect: Expect, ct: &str, body: &[u8]) -> Result<usize, String> {
             if essence != media {
                 return Err(format!("content type {ct:?}, expected {media}"));
             }
-            let magic: &[u8] = if media == "image/png" { b"\x89PNG" } else { b"\xFF\xD8" };
+            let magic: &[u8] = if media == "image/png" {
+                b"\x89PNG"
+            } else {
+                b"\xFF\xD8"
+            };
             if !body.starts_with(magic) {
                 return Err(format!("the body does not start like {media}"));
             }
@@ -152,8 +184,15 @@ pub(crate) async fn run_case(
     levels: &[usize],
     errors: &mut Errors,
 ) -> CaseResult {
-    let mut out = CaseResult { label: case.label.clone(), unit: case.unit, unsupported: None, levels: Vec::new() };
-    let Some(first) = case.reqs.first() else { return out };
+    let mut out = CaseResult {
+        label: case.label.clone(),
+        unit: case.unit,
+        unsupported: None,
+        levels: Vec::new(),
+    };
+    let Some(first) = case.reqs.first() else {
+        return out;
+    };
     if let Err(e) = one(client, base, first).await {
         // one line: servers answer errors as indented JSON
         let e = e.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -195,17 +234,27 @@ pub(crate) async fn run_case(
 }
 
 /// One metadata request: (ms, bytes, instances, attributes of the first).
-async fn metadata_one(client: &reqwest::Client, url: &str) -> Result<(f64, usize, usize, usize), String> {
+async fn metadata_one(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<(f64, usize, usize, usize), String> {
     let t = Instant::now();
     let (_, body) = get(client, url, "application/dicom+json").await?;
     let took = ms(t.elapsed());
-    let doc: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| format!("answer is not JSON ({e}): {}", snippet(&String::from_utf8_lossy(&body))))?;
+    let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        format!(
+            "answer is not JSON ({e}): {}",
+            snippet(&String::from_utf8_lossy(&body))
+        )
+    })?;
     let items = doc.as_array().ok_or("answer is not a JSON array")?;
     if let Some(i) = items.iter().position(|v| v.get("00080018").is_none()) {
         return Err(format!("instance {i} of the answer has no SOPInstanceUID"));
     }
-    let attrs = items.first().and_then(|v| v.as_object()).map_or(0, |o| o.len());
+    let attrs = items
+        .first()
+        .and_then(|v| v.as_object())
+        .map_or(0, |o| o.len());
     Ok((took, body.len(), items.len(), attrs))
 }
 
@@ -242,7 +291,9 @@ pub(crate) async fn metadata(
                         res.warm_bytes += bytes;
                     }
                 }
-                Ok((_, _, k, _)) => errors.add(format!("{label} metadata: {k} instances, expected {n}")),
+                Ok((_, _, k, _)) => {
+                    errors.add(format!("{label} metadata: {k} instances, expected {n}"))
+                }
                 Err(e) => errors.add(format!("{label} metadata: {e}")),
             }
         }
@@ -261,10 +312,39 @@ mod tests {
         assert_eq!(parts(body, "b"), vec![&b"abcd"[..], &b""[..]]);
         let two = b"--b\r\nContent-Type: application/octet-stream\r\n\r\nab\r\n--b\r\n\r\ncd\r\n--b--\r\n";
         let ct = "multipart/related; type=\"application/octet-stream\"; boundary=b";
-        assert_eq!(check(Expect::Frames { count: 2, bytes_each: 2 }, ct, two), Ok(2));
-        assert!(check(Expect::Frames { count: 2, bytes_each: 3 }, ct, two).is_err());
-        assert!(check(Expect::Frames { count: 1, bytes_each: 2 }, ct, two).is_err());
-        assert_eq!(check(Expect::Image("image/png"), "image/png", b"\x89PNG\r\n"), Ok(1));
+        assert_eq!(
+            check(
+                Expect::Frames {
+                    count: 2,
+                    bytes_each: 2
+                },
+                ct,
+                two
+            ),
+            Ok(2)
+        );
+        assert!(check(
+            Expect::Frames {
+                count: 2,
+                bytes_each: 3
+            },
+            ct,
+            two
+        )
+        .is_err());
+        assert!(check(
+            Expect::Frames {
+                count: 1,
+                bytes_each: 2
+            },
+            ct,
+            two
+        )
+        .is_err());
+        assert_eq!(
+            check(Expect::Image("image/png"), "image/png", b"\x89PNG\r\n"),
+            Ok(1)
+        );
         assert!(check(Expect::Image("image/jpeg"), "image/jpeg", b"\x89PNG").is_err());
         assert!(check(Expect::Image("image/jpeg"), "image/png", b"\xFF\xD8").is_err());
     }

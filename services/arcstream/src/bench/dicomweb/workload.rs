@@ -21,8 +21,10 @@ pub(crate) const COMPRESSED: &[(&str, &str)] = &[
 
 /// Multi-frame sources for frame lists: (file, label); their frames are repeated up to the
 /// frame count asked for.
-pub(crate) const MULTIFRAME: &[(&str, &str)] =
-    &[("emri_small.dcm", "MR 64×64 native"), ("emri_small_jpeg_ls_lossless.dcm", "MR 64×64 JPEG-LS")];
+pub(crate) const MULTIFRAME: &[(&str, &str)] = &[
+    ("emri_small.dcm", "MR 64×64 native"),
+    ("emri_small_jpeg_ls_lossless.dcm", "MR 64×64 JPEG-LS"),
+];
 
 /// A corpus file a series is made from, with the facts the checks need.
 pub(crate) struct Source {
@@ -45,7 +47,10 @@ pub(crate) struct Target {
 impl Target {
     /// The instance's path under the DICOMweb base.
     pub fn path(&self) -> String {
-        format!("/studies/{}/series/{}/instances/{}", self.study, self.series, self.sop)
+        format!(
+            "/studies/{}/series/{}/instances/{}",
+            self.study, self.series, self.sop
+        )
     }
 }
 
@@ -67,13 +72,24 @@ pub(crate) fn source(dirs: &[PathBuf], name: &str, label: &str) -> Result<Source
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .with_context(|| format!("{name} is in none of {dirs:?}"))?;
-    from_obj(name, label, dicom_object::open_file(&path).with_context(|| format!("cannot parse {}", path.display()))?)
+    from_obj(
+        name,
+        label,
+        dicom_object::open_file(&path)
+            .with_context(|| format!("cannot parse {}", path.display()))?,
+    )
 }
 
 /// The core workload's (uncompressed) template as a source, labelled by what it is: `CT
 /// 128×128 native`.
 pub(crate) fn from_template(t: &Template) -> Result<Source> {
-    let text = |tag| t.obj.element(tag).ok().and_then(|e| e.to_str().ok()).map(|s| s.trim().to_string());
+    let text = |tag| {
+        t.obj
+            .element(tag)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim().to_string())
+    };
     let label = match (text(tags::MODALITY), text(tags::COLUMNS), text(tags::ROWS)) {
         (Some(m), Some(c), Some(r)) => format!("{m} {c}×{r} native"),
         _ => format!("{} native", t.name),
@@ -101,7 +117,13 @@ fn from_obj(name: &str, label: &str, obj: DefaultDicomObject) -> Result<Source> 
     if obj.element_opt(tags::PIXEL_DATA)?.is_none() {
         bail!("{name} has no Pixel Data");
     }
-    Ok(Source { name: name.to_string(), label: label.to_string(), obj, frames, frame_bytes: bits.div_ceil(8) })
+    Ok(Source {
+        name: name.to_string(),
+        label: label.to_string(),
+        obj,
+        frames,
+        frame_bytes: bits.div_ceil(8),
+    })
 }
 
 impl Source {
@@ -116,7 +138,11 @@ impl Source {
             Value::PixelSequence(seq) => {
                 let frags = seq.fragments();
                 if frags.len() != f {
-                    bail!("{}: {} fragments for {f} frames; need one fragment per frame", self.name, frags.len());
+                    bail!(
+                        "{}: {} fragments for {f} frames; need one fragment per frame",
+                        self.name,
+                        frags.len()
+                    );
                 }
                 let fragments: Vec<Vec<u8>> = (0..n).map(|k| frags[pick(k)].clone()).collect();
                 let mut offsets = Vec::with_capacity(fragments.len());
@@ -125,12 +151,20 @@ impl Source {
                     offsets.push(at);
                     at += 8 + frag.len() as u32;
                 }
-                DataElement::new(tags::PIXEL_DATA, VR::OB, PixelFragmentSequence::new(offsets, fragments))
+                DataElement::new(
+                    tags::PIXEL_DATA,
+                    VR::OB,
+                    PixelFragmentSequence::new(offsets, fragments),
+                )
             }
             Value::Primitive(p) => {
                 let all = p.to_bytes();
                 if all.len() < f * self.frame_bytes {
-                    bail!("{}: Pixel Data holds {} bytes, too few for {f} frames", self.name, all.len());
+                    bail!(
+                        "{}: Pixel Data holds {} bytes, too few for {f} frames",
+                        self.name,
+                        all.len()
+                    );
                 }
                 let mut data = Vec::with_capacity(n as usize * self.frame_bytes);
                 for k in 0..n {
@@ -143,7 +177,13 @@ impl Source {
         };
         obj.put(element);
         obj.put_str(tags::NUMBER_OF_FRAMES, VR::IS, n.to_string());
-        Ok(Source { name: self.name.clone(), label: self.label.clone(), obj, frames: n, frame_bytes: self.frame_bytes })
+        Ok(Source {
+            name: self.name.clone(),
+            label: self.label.clone(),
+            obj,
+            frames: n,
+            frame_bytes: self.frame_bytes,
+        })
     }
 }
 
@@ -169,7 +209,12 @@ impl StudyIds {
 }
 
 /// Makes `count` instances of a new series of `study` from `src`.
-pub(crate) fn series(src: &Source, study: &StudyIds, series_number: usize, count: usize) -> Result<SeriesOf> {
+pub(crate) fn series(
+    src: &Source,
+    study: &StudyIds,
+    series_number: usize,
+    count: usize,
+) -> Result<SeriesOf> {
     let uid = fresh_uid();
     let mut instances = Vec::with_capacity(count);
     let mut targets = Vec::with_capacity(count);
@@ -184,16 +229,25 @@ pub(crate) fn series(src: &Source, study: &StudyIds, series_number: usize, count
         obj.put_str(tags::STUDY_DATE, VR::DA, study.date.clone());
         obj.put_str(tags::SERIES_DATE, VR::DA, study.date.clone());
         obj.put_str(tags::STUDY_ID, VR::SH, format!("DW{}", study.number));
-        obj.put_str(tags::ACCESSION_NUMBER, VR::SH, format!("ACCDW{:03}", study.number));
+        obj.put_str(
+            tags::ACCESSION_NUMBER,
+            VR::SH,
+            format!("ACCDW{:03}", study.number),
+        );
         obj.put_str(tags::STUDY_DESCRIPTION, VR::LO, "arcstream bench dicomweb");
         obj.put_str(tags::SERIES_DESCRIPTION, VR::LO, src.label.clone());
         obj.put_str(tags::SERIES_NUMBER, VR::IS, series_number.to_string());
         obj.put_str(tags::INSTANCE_NUMBER, VR::IS, (i + 1).to_string());
         obj.update_meta(|m| m.media_storage_sop_instance_uid = sop.clone());
         let mut buf = Vec::new();
-        obj.write_all(&mut buf).with_context(|| format!("cannot write an instance made from {}", src.name))?;
+        obj.write_all(&mut buf)
+            .with_context(|| format!("cannot write an instance made from {}", src.name))?;
         instances.push(Bytes::from(buf));
-        targets.push(Target { study: study.uid.clone(), series: uid.clone(), sop });
+        targets.push(Target {
+            study: study.uid.clone(),
+            series: uid.clone(),
+            sop,
+        });
     }
     Ok(SeriesOf {
         label: src.label.clone(),
@@ -228,22 +282,40 @@ mod tests {
             let study = StudyIds::new(1, "20200101".into());
             let s = series(&big, &study, 1, 1).unwrap();
             let back = dicom_object::from_reader(&s.instances[0][128..]).unwrap();
-            assert_eq!(back.element(tags::NUMBER_OF_FRAMES).unwrap().to_str().unwrap().trim(), "25");
+            assert_eq!(
+                back.element(tags::NUMBER_OF_FRAMES)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .trim(),
+                "25"
+            );
             match back.element(tags::PIXEL_DATA).unwrap().value() {
                 Value::PixelSequence(seq) => {
                     assert_eq!(seq.fragments().len(), 25);
                     assert_eq!(seq.offset_table().len(), 25);
-                    assert_eq!(seq.fragments()[10], seq.fragments()[0], "frame 11 repeats frame 1 of 10");
+                    assert_eq!(
+                        seq.fragments()[10],
+                        seq.fragments()[0],
+                        "frame 11 repeats frame 1 of 10"
+                    );
                 }
                 Value::Primitive(p) => {
                     let b = p.to_bytes();
                     assert_eq!(b.len(), 25 * src.frame_bytes);
-                    assert_eq!(b[10 * src.frame_bytes..11 * src.frame_bytes], b[..src.frame_bytes]);
+                    assert_eq!(
+                        b[10 * src.frame_bytes..11 * src.frame_bytes],
+                        b[..src.frame_bytes]
+                    );
                 }
                 Value::Sequence(_) => panic!("Pixel Data became a sequence"),
             }
             assert_eq!(
-                back.element(tags::SOP_INSTANCE_UID).unwrap().to_str().unwrap().trim_end_matches('\0'),
+                back.element(tags::SOP_INSTANCE_UID)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .trim_end_matches('\0'),
                 s.targets[0].sop
             );
         }
