@@ -133,6 +133,19 @@ pub async fn open_uri(uri: &str) -> Result<Arc<dyn EventLog>> {
     if uri.is_empty() {
         return Err(LogError::Unsupported("empty event log URI".into()));
     }
+    // `word:` before any `/` is a URI gone wrong (`kafka:/host/t`), not a folder to create.
+    if let Some((head, _)) = uri.split_once(':') {
+        if head.len() > 1
+            && head.starts_with(|c: char| c.is_ascii_alphabetic())
+            && head
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        {
+            return Err(LogError::Unsupported(format!(
+                "{uri}: not a URI the log knows (expected a folder path, file:///dir, memory://, mem:// or kafka://host:port/topic)"
+            )));
+        }
+    }
     let (log, _report) = FileLog::open(Path::new(uri))?;
     Ok(Arc::new(log))
 }
@@ -208,6 +221,12 @@ mod tests {
             open_uri("file://").await,
             Err(LogError::Unsupported(_))
         ));
+        for typo in ["kafka:/localhost:9092/t", "file:/tmp/x", "bogus:x"] {
+            assert!(
+                matches!(open_uri(typo).await, Err(LogError::Unsupported(_))),
+                "{typo}"
+            );
+        }
         Ok(())
     }
 }

@@ -41,6 +41,7 @@ pub fn open_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
                 "(empty): give a path or a URI".into(),
             ));
         }
+        check_not_a_scheme(uri)?;
         return Ok(Arc::new(FolderStore::open(Path::new(uri))?));
     };
     match scheme.to_ascii_lowercase().as_str() {
@@ -55,9 +56,38 @@ pub fn open_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
         #[cfg(not(feature = "s3"))]
         "s3" => Err(s3_not_built(uri)),
         _ => Err(StoreError::Unsupported(format!(
-            "{uri} (known schemes: file://, mem://, memory://, s3://)"
+            "{uri}: unknown scheme {scheme}:// ({ACCEPTED})"
         ))),
     }
+}
+
+/// The forms a store URI may take, for error messages.
+const ACCEPTED: &str = "expected a folder path, file:///path, memory://, mem:// or \
+s3://bucket/prefix?endpoint=…&path_style=…&region=…";
+
+/// Refuses a value without `://` that starts like a URI (`word:` before any `/`): a typo such
+/// as `s3:/bucket` would otherwise become a local folder named `s3:` and take writes silently.
+/// Plain relative and absolute paths pass. Schemes of one letter are left alone (drive-like).
+fn check_not_a_scheme(uri: &str) -> Result<()> {
+    let Some((head, _)) = uri.split_once(':') else {
+        return Ok(());
+    };
+    let looks_like_scheme = head.len() > 1
+        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !looks_like_scheme {
+        return Ok(());
+    }
+    let known = ["file", "memory", "mem", "s3"];
+    Err(StoreError::Unsupported(
+        if known.iter().any(|k| head.eq_ignore_ascii_case(k)) {
+            format!("{uri}: malformed {head}: URI, it needs `{head}://` ({ACCEPTED})")
+        } else {
+            format!("{uri}: unknown scheme {head}: ({ACCEPTED})")
+        },
+    ))
 }
 
 /// The local path of a `file://` URI: `file:///p` or `file://localhost/p`, percent-decoded.
@@ -141,11 +171,37 @@ mod tests {
 
     #[test]
     fn unknown_or_unbuilt_schemes_say_why() {
-        for bad in ["gs://b", "", "file://host/x", "file://rel", "file:///a%zz"] {
+        for bad in [
+            "gs://b",
+            "",
+            "file://host/x",
+            "file://rel",
+            "file:///a%zz",
+            "s3:/mybucket/prefix",
+            "s3:mybucket",
+            "file:/tmp/x",
+            "bogus:thing",
+            "ftp:/x",
+        ] {
             assert!(
                 matches!(open_uri(bad), Err(StoreError::Unsupported(_))),
                 "{bad:?}"
             );
         }
+        let err = open_uri("s3:/mybucket/prefix").unwrap_err().to_string();
+        assert!(err.contains("malformed") && err.contains("s3://bucket"), "{err}");
+        let err = open_uri("bogus:x").unwrap_err().to_string();
+        assert!(err.contains("unknown scheme") && err.contains("file:///path"), "{err}");
+    }
+
+    #[test]
+    fn paths_with_colons_after_a_slash_stay_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("a:b");
+        assert!(open_uri(odd.to_str().unwrap()).is_ok());
+        assert!(odd.is_dir());
+        assert!(check_not_a_scheme("./s3:x").is_ok());
+        assert!(check_not_a_scheme("data/objects").is_ok());
+        assert!(check_not_a_scheme("C:x").is_ok());
     }
 }
