@@ -215,7 +215,8 @@ impl NodeConfig {
                     .parse()
                     .map_err(|_| invalid("expected HOST:PORT, e.g. 127.0.0.1:8080"))?
             }
-            "aet" => self.aet = value.to_string(),
+            // PS3.5 Table 6.2-1: leading and trailing spaces of an AE are not significant.
+            "aet" => self.aet = value.trim_matches(' ').to_string(),
             "data_dir" => self.data_dir = PathBuf::from(value),
             "log" => self.log_uri = Some(value.to_string()),
             "store" => self.store_uri = Some(value.to_string()),
@@ -254,18 +255,11 @@ impl NodeConfig {
 
     /// Checks the settings that depend on each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        // PS3.5 6.2: an AE title is 1 to 16 characters of the default repertoire, no backslash or controls.
-        let aet_ok = !self.aet.trim().is_empty()
-            && self.aet.len() <= 16
-            && self
-                .aet
-                .chars()
-                .all(|c| c.is_ascii_graphic() && c != '\\' || c == ' ');
-        if !aet_ok {
+        if let Err(why) = check_aet(&self.aet) {
             return Err(ConfigError::Invalid {
                 key: "aet".into(),
                 value: self.aet.clone(),
-                why: "an AE title has 1 to 16 printable ASCII characters, no backslash".into(),
+                why: why.into(),
             });
         }
         if self.qido_default_limit == 0 || self.qido_default_limit > self.qido_max_limit {
@@ -325,6 +319,27 @@ impl NodeConfig {
     }
 }
 
+/// Why an AE title cannot be this node's, if it cannot. PS3.5 Table 6.2-1 (AE): 1 to 16
+/// characters of the default repertoire, no backslash or control characters, spaces at
+/// either end not significant. The title is also a URL path segment (`/aets/{AET}/rs`), so
+/// spaces inside and `/`, `?`, `#`, `%` are refused too.
+pub fn check_aet(aet: &str) -> Result<(), &'static str> {
+    let aet = aet.trim_matches(' ');
+    if aet.is_empty() {
+        return Err("an AE title needs 1 to 16 characters (PS3.5 Table 6.2-1)");
+    }
+    if aet.len() > 16 {
+        return Err("an AE title has at most 16 characters (PS3.5 Table 6.2-1)");
+    }
+    if aet.contains('\\') || aet.chars().any(|c| c.is_control() || !c.is_ascii()) {
+        return Err("an AE title has ASCII characters only, no backslash or control characters (PS3.5 Table 6.2-1)");
+    }
+    if aet.contains([' ', '/', '?', '#', '%']) {
+        return Err("the AE title is a path segment of /aets/{AET}/rs: no spaces inside and no /, ?, # or %");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +385,30 @@ mod tests {
         let mut cfg = NodeConfig::default();
         assert!(cfg.set("aet", "A\\B").is_ok());
         assert!(cfg.validate().is_err());
+        for bad in [
+            "has space/slash",
+            "A B",
+            "A/B",
+            "A?B",
+            "A#B",
+            "A%20",
+            "",
+            "   ",
+            "SEVENTEEN_CHARS_X",
+            "A\tB",
+            "ÄRC",
+        ] {
+            cfg.set("aet", bad).unwrap();
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains("aet") && err.contains("AE title"), "{bad:?}: {err}");
+        }
+        for good in ["ARCSTREAM", "  PADDED ", "A-B_C.D@E:F", "SIXTEEN_CHARS_XX"] {
+            cfg.set("aet", good).unwrap();
+            assert!(cfg.validate().is_ok(), "{good:?}");
+        }
+        assert_eq!(cfg.aet, "SIXTEEN_CHARS_XX");
+        cfg.set("aet", " PADDED ").unwrap();
+        assert_eq!(cfg.aet, "PADDED");
         assert!(cfg.set("nonsense", "1").is_err());
     }
 
