@@ -400,7 +400,10 @@ mod tests {
         ] {
             cfg.set("aet", bad).unwrap();
             let err = cfg.validate().unwrap_err().to_string();
-            assert!(err.contains("aet") && err.contains("AE title"), "{bad:?}: {err}");
+            assert!(
+                err.contains("aet") && err.contains("AE title"),
+                "{bad:?}: {err}"
+            );
         }
         for good in ["ARCSTREAM", "  PADDED ", "A-B_C.D@E:F", "SIXTEEN_CHARS_XX"] {
             cfg.set("aet", good).unwrap();

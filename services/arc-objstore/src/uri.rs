@@ -189,9 +189,15 @@ mod tests {
             );
         }
         let err = open_uri("s3:/mybucket/prefix").unwrap_err().to_string();
-        assert!(err.contains("malformed") && err.contains("s3://bucket"), "{err}");
+        assert!(
+            err.contains("malformed") && err.contains("s3://bucket"),
+            "{err}"
+        );
         let err = open_uri("bogus:x").unwrap_err().to_string();
-        assert!(err.contains("unknown scheme") && err.contains("file:///path"), "{err}");
+        assert!(
+            err.contains("unknown scheme") && err.contains("file:///path"),
+            "{err}"
+        );
     }
 
     #[test]
