@@ -245,8 +245,28 @@ async fn shutdown() {
     tracing::info!("shutting down");
 }
 
+/// Refuses to reindex from a local log that is not there: opening it would create an empty
+/// one (and the data folder), and "reindexed 0 events" would hide a mistyped --data-dir.
+fn check_local_log(cfg: &NodeConfig) -> Result<()> {
+    let uri = cfg.log_uri();
+    let path = match uri.strip_prefix("file://") {
+        Some(rest) => rest.strip_prefix("localhost").unwrap_or(rest),
+        None if !uri.contains("://") => uri.as_str(),
+        None => return Ok(()),
+    };
+    if !Path::new(path).is_dir() {
+        anyhow::bail!(
+            "no event log at {path}: {} is not the data folder of an arcstream node; \
+give the one `arcstream serve` used with --data-dir (or the log with --log)",
+            cfg.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Rebuilds the projection from the start of the log.
 pub(crate) async fn reindex(cfg: NodeConfig) -> Result<()> {
+    check_local_log(&cfg)?;
     let _lock = lock_data_dir(&cfg)?;
     let (log, _) = open_parts(&cfg).await?;
     let dir = cfg.projection_dir();
