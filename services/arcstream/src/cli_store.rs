@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 
 /// Options of `arcstream store`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 when every file was stored; 1 when any file failed \
+(the summary names each failed file and why), or when the archive could not be reached."
+)]
 pub(crate) struct StoreArgs {
     /// Files or folders (searched recursively) to send.
     #[arg(required = true)]
@@ -74,7 +78,107 @@ pub(crate) fn multipart(files: &[Vec<u8>]) -> (String, Vec<u8>) {
 
 struct BatchOutcome {
     stored: usize,
+    /// One line per failed file: `PATH: reason`.
     failed: Vec<String>,
+}
+
+/// The SOP Instance UID (0008,0018) of a Part 10 file, read as the archive will read it; `None`
+/// when the file does not have one the reader can reach.
+fn sop_instance_uid(bytes: &[u8]) -> Option<String> {
+    let rest = bytes.get(128..).filter(|r| r.starts_with(b"DICM"))?;
+    let obj = dicom_object::OpenFileOptions::new()
+        .read_until(dicom_core::Tag(0x0008, 0x0019))
+        .from_reader(rest)
+        .ok()?;
+    let uid = obj
+        .element(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
+        .ok()?
+        .to_str()
+        .ok()?;
+    let uid = uid.trim_end_matches(['\0', ' ']).to_string();
+    (!uid.is_empty()).then_some(uid)
+}
+
+/// The first UID of attribute `tag` in a DICOM JSON item.
+fn uid_of(item: &serde_json::Value, tag: &str) -> Option<String> {
+    item[tag]["Value"][0].as_str().map(str::to_string)
+}
+
+/// Names the file of each failure in a Store Instances Response (PS3.18 10.5.3). A failed item
+/// carries the SOP Instance UID when the archive could read it; a part it could not read has
+/// none, and its reason comes in a `Warning: 299 … "unreadable part: reason"` header. The
+/// archive answers parts in the order they were sent, so the UID-less failures, in order,
+/// belong to the files, in order, that are neither stored nor failed under their UID.
+fn attribute_failures(
+    files: &[PathBuf],
+    local_uids: &[Option<String>],
+    doc: &serde_json::Value,
+    warnings: &[String],
+) -> Vec<String> {
+    let referenced: std::collections::HashSet<String> = doc["00081199"]["Value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| uid_of(i, "00081155"))
+        .collect();
+    // `299 arcstream "KEY: reason"`, KEY a SOP Instance UID or `unreadable part`.
+    let mut reasons: Vec<Option<(String, String)>> = warnings
+        .iter()
+        .map(|w| {
+            let text = w.splitn(3, ' ').nth(2).unwrap_or(w).trim_matches('"');
+            let (key, reason) = text.split_once(": ").unwrap_or(("", text));
+            Some((key.to_string(), reason.to_string()))
+        })
+        .collect();
+    let mut take_reason = |key: &str| {
+        reasons
+            .iter_mut()
+            .find(|r| r.as_ref().is_some_and(|(k, _)| k == key))
+            .and_then(Option::take)
+            .map(|(_, reason)| reason)
+    };
+    let mut used = vec![false; files.len()];
+    let mut lines = Vec::new();
+    let mut unreadable = Vec::new();
+    for item in doc["00081198"]["Value"].as_array().into_iter().flatten() {
+        let status = item["00081197"]["Value"][0].as_u64().unwrap_or(0);
+        let Some(uid) = uid_of(item, "00081155") else {
+            let reason = take_reason("unreadable part");
+            unreadable.push(reason.unwrap_or_else(|| format!("failed (status {status:04X})")));
+            continue;
+        };
+        let reason = take_reason(&uid).unwrap_or_else(|| format!("failed (status {status:04X})"));
+        let file = (0..files.len()).find(|&i| !used[i] && local_uids[i].as_deref() == Some(&uid));
+        match file {
+            Some(i) => {
+                used[i] = true;
+                lines.push(format!("{}: {reason}", files[i].display()));
+            }
+            None => lines.push(format!("(SOP Instance {uid}): {reason}")),
+        }
+    }
+    let rest: Vec<usize> = (0..files.len())
+        .filter(|&i| {
+            !used[i]
+                && !local_uids[i]
+                    .as_ref()
+                    .is_some_and(|u| referenced.contains(u))
+        })
+        .collect();
+    if rest.len() == unreadable.len() {
+        for (i, reason) in rest.into_iter().zip(unreadable) {
+            lines.push(format!("{}: {reason}", files[i].display()));
+        }
+    } else {
+        let names: Vec<String> = rest
+            .iter()
+            .map(|&i| files[i].display().to_string())
+            .collect();
+        for reason in unreadable {
+            lines.push(format!("one of {}: {reason}", names.join(", ")));
+        }
+    }
+    lines
 }
 
 async fn send(client: &reqwest::Client, url: &str, files: &[PathBuf]) -> Result<BatchOutcome> {
@@ -87,6 +191,12 @@ async fn send(client: &reqwest::Client, url: &str, files: &[PathBuf]) -> Result<
         );
     }
     let (ct, body) = multipart(&bodies);
+    let local_uids = tokio::task::spawn_blocking(move || {
+        bodies
+            .iter()
+            .map(|b| sop_instance_uid(b))
+            .collect::<Vec<_>>()
+    });
     let resp = client
         .post(format!("{url}/studies"))
         .header("content-type", ct)
@@ -95,6 +205,7 @@ async fn send(client: &reqwest::Client, url: &str, files: &[PathBuf]) -> Result<
         .send()
         .await
         .with_context(|| format!("cannot reach {url}; is `arcstream serve` running?"))?;
+    let local_uids = local_uids.await?;
     let status = resp.status();
     let warnings: Vec<String> = resp
         .headers()
@@ -104,31 +215,23 @@ async fn send(client: &reqwest::Client, url: &str, files: &[PathBuf]) -> Result<
         .collect();
     let text = resp.text().await.unwrap_or_default();
     if !matches!(status.as_u16(), 200 | 202 | 409) {
-        bail!("the archive answered {status}: {}", text.trim());
+        // The request as a whole was refused: every file of it failed, for that reason.
+        let why = format!("the archive answered {status}: {}", text.trim());
+        let failed = files
+            .iter()
+            .map(|f| format!("{}: {why}", f.display()))
+            .collect();
+        return Ok(BatchOutcome { stored: 0, failed });
     }
     let doc: serde_json::Value =
         serde_json::from_str(&text).context("the archive's answer is not DICOM JSON")?;
     let stored = doc["00081199"]["Value"].as_array().map_or(0, Vec::len);
-    let mut failed: Vec<String> = warnings
-        .iter()
-        .map(|w| {
-            w.splitn(3, ' ')
-                .nth(2)
-                .unwrap_or(w)
-                .trim_matches('"')
-                .to_string()
-        })
-        .collect();
-    let n_failed = doc["00081198"]["Value"].as_array().map_or(0, Vec::len);
-    failed.resize(
-        n_failed.max(failed.len().min(n_failed)),
-        "failed (no reason given)".to_string(),
-    );
+    let failed = attribute_failures(files, &local_uids, &doc, &warnings);
     Ok(BatchOutcome { stored, failed })
 }
 
-/// Runs `arcstream store`.
-pub(crate) async fn run(args: StoreArgs) -> Result<()> {
+/// Runs `arcstream store`; `Ok(false)` when any file failed (the summary names each).
+pub(crate) async fn run(args: StoreArgs) -> Result<bool> {
     let files = collect_files(&args.paths)?;
     if files.is_empty() {
         bail!("no files found under the paths given");
@@ -172,5 +275,76 @@ pub(crate) async fn run(args: StoreArgs) -> Result<()> {
     for f in &failed {
         println!("  failed: {f}");
     }
-    Ok(())
+    Ok(failed.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn failed(uid: Option<&str>) -> serde_json::Value {
+        let mut item = json!({"00081197": {"vr": "US", "Value": [0xC000]}});
+        item["00081155"] = match uid {
+            Some(u) => json!({"vr": "UI", "Value": [u]}),
+            None => json!({"vr": "UI"}),
+        };
+        item
+    }
+
+    #[test]
+    fn failures_name_their_files() {
+        let files: Vec<PathBuf> = ["a.dcm", "b.txt", "c.dcm", "d.dcm", "e.dcm"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        // a stored; b not DICOM; c refused under its UID; d has a UID but lacks the study's;
+        // e stored.
+        let uids = [Some("1.1"), None, Some("1.3"), Some("1.4"), Some("1.5")]
+            .map(|u| u.map(str::to_string));
+        let doc = json!({
+            "00081199": {"vr": "SQ", "Value": [
+                {"00081155": {"vr": "UI", "Value": ["1.1"]}},
+                {"00081155": {"vr": "UI", "Value": ["1.5"]}},
+            ]},
+            "00081198": {"vr": "SQ", "Value": [failed(None), failed(Some("1.3")), failed(None)]},
+        });
+        let warnings = [
+            "299 arcstream \"unreadable part: not a DICOM file\"",
+            "299 arcstream \"1.3: a different object is held under this SOP Instance UID\"",
+            "299 arcstream \"unreadable part: missing attribute StudyInstanceUID\"",
+        ]
+        .map(str::to_string);
+        let mut lines = attribute_failures(&files, &uids, &doc, &warnings);
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                "b.txt: not a DICOM file",
+                "c.dcm: a different object is held under this SOP Instance UID",
+                "d.dcm: missing attribute StudyInstanceUID",
+            ]
+        );
+    }
+
+    #[test]
+    fn unattributable_failures_list_the_candidates() {
+        let files: Vec<PathBuf> = ["a", "b"].iter().map(PathBuf::from).collect();
+        let doc = json!({"00081198": {"vr": "SQ", "Value": [failed(None)]}});
+        let lines = attribute_failures(&files, &[None, None], &doc, &[]);
+        assert_eq!(lines, ["one of a, b: failed (status C000)"]);
+    }
+
+    #[test]
+    fn the_uid_is_read_from_the_data_set() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pydicom");
+        let ct = std::fs::read(root.join("CT_small.dcm")).unwrap();
+        // The value pydicom and dcmdump show for (0008,0018) of CT_small.dcm.
+        assert_eq!(
+            sop_instance_uid(&ct).as_deref(),
+            Some("1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322")
+        );
+        assert_eq!(sop_instance_uid(b"not dicom"), None);
+    }
 }

@@ -7,6 +7,7 @@ mod node;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -23,52 +24,88 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs a node: DICOMweb on the listen address, the log and store from their URIs.
+    #[command(after_help = SERVE_AFTER_HELP)]
     Serve(NodeArgs),
     /// Sends DICOM files and folders to an archive by STOW-RS.
     Store(cli_store::StoreArgs),
     /// Rebuilds this node's projection (state store and index) from the start of the log.
-    Reindex(NodeArgs),
+    Reindex(ReindexArgs),
     /// Measures STOW, QIDO, WADO and reindex against the embedded default and Orthanc (and,
     /// with --distributed, several nodes on Kafka and S3).
     Bench(bench::BenchArgs),
 }
 
+/// Settings without a flag, shown under `serve --help` so their variables can be found.
+const SERVE_AFTER_HELP: &str = "Settings without a flag (config file or environment): \
+write_wait_ms [env: ARCSTREAM_WRITE_WAIT_MS], qido_default_limit [env: ARCSTREAM_QIDO_DEFAULT_LIMIT], \
+qido_max_limit [env: ARCSTREAM_QIDO_MAX_LIMIT], max_request_bytes [env: ARCSTREAM_MAX_REQUEST_BYTES]. \
+Precedence, lowest first: defaults, the config file, ARCSTREAM_* variables, flags.";
+
 /// Node settings; each may also come from the config file or `ARCSTREAM_*` variables.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct NodeArgs {
     /// TOML config file (settings as in `arcstream serve --help`, snake_case).
-    #[arg(long, env = "ARCSTREAM_CONFIG")]
+    #[arg(long, env = "ARCSTREAM_CONFIG", hide_env_values = true)]
     config: Option<PathBuf>,
     /// Listen address [default: 127.0.0.1:8080].
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_LISTEN", hide_env_values = true)]
     listen: Option<String>,
     /// The archive's AE title [default: ARCSTREAM].
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_AET", hide_env_values = true)]
     aet: Option<String>,
     /// Data folder for the embedded log, store and projection [default: ./data].
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_DATA_DIR", hide_env_values = true)]
     data_dir: Option<String>,
     /// Event log URI (file://…, memory://, kafka://host:port/topic) [default: file://DATA_DIR/log].
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_LOG", hide_env_values = true)]
     log: Option<String>,
     /// Object store URI (file://…, memory://, s3://bucket/prefix?endpoint=…&path_style=…&region=…)
     /// [default: file://DATA_DIR/objects].
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_STORE", hide_env_values = true)]
     store: Option<String>,
     /// What to do with a different object under a SOP Instance UID already held: never|always.
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_OVERWRITE", hide_env_values = true)]
     overwrite: Option<String>,
     /// This node's name in the snapshot lease and in /health [default: the host name].
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_NODE_ID", hide_env_values = true)]
     node_id: Option<String>,
     /// Events between two snapshots (published by one node at a time on a shared log; 0: none)
     /// [default: 10000].
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_SNAPSHOT_EVENTS", hide_env_values = true)]
     snapshot_events: Option<String>,
     /// /ready answers 200 while the projection is at most this many events behind the log
     /// [default: 1000].
-    #[arg(long)]
+    #[arg(long, env = "ARCSTREAM_READY_MAX_LAG", hide_env_values = true)]
     ready_max_lag: Option<String>,
+}
+
+/// Settings of `reindex`: where the log and the projection are (no listener, no AE title).
+#[derive(Debug, Args, Clone)]
+struct ReindexArgs {
+    /// TOML config file (settings as in `arcstream serve --help`, snake_case).
+    #[arg(long, env = "ARCSTREAM_CONFIG", hide_env_values = true)]
+    config: Option<PathBuf>,
+    /// Data folder of the node whose projection is rebuilt [default: ./data].
+    #[arg(long, env = "ARCSTREAM_DATA_DIR", hide_env_values = true)]
+    data_dir: Option<String>,
+    /// Event log URI (file://…, memory://, kafka://host:port/topic) [default: file://DATA_DIR/log].
+    #[arg(long, env = "ARCSTREAM_LOG", hide_env_values = true)]
+    log: Option<String>,
+    /// Object store URI, checked at start [default: file://DATA_DIR/objects].
+    #[arg(long, env = "ARCSTREAM_STORE", hide_env_values = true)]
+    store: Option<String>,
+}
+
+impl From<ReindexArgs> for NodeArgs {
+    fn from(r: ReindexArgs) -> Self {
+        NodeArgs {
+            config: r.config,
+            data_dir: r.data_dir,
+            log: r.log,
+            store: r.store,
+            ..NodeArgs::default()
+        }
+    }
 }
 
 impl NodeArgs {
@@ -96,9 +133,13 @@ impl NodeArgs {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    // Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
+        .with_ansi(ansi)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "arcstream=info,arc_=info,warn".into()),
@@ -110,10 +151,15 @@ fn main() -> Result<()> {
         .build()?;
     rt.block_on(async move {
         match cli.command {
-            Command::Serve(args) => node::serve(args.load()?).await,
-            Command::Store(args) => cli_store::run(args).await,
-            Command::Reindex(args) => node::reindex(args.load()?).await,
-            Command::Bench(args) => bench::run(args).await,
+            Command::Serve(args) => node::serve(args.load()?).await?,
+            Command::Store(args) => {
+                if !cli_store::run(args).await? {
+                    return Ok(std::process::ExitCode::FAILURE);
+                }
+            }
+            Command::Reindex(args) => node::reindex(NodeArgs::from(args).load()?).await?,
+            Command::Bench(args) => bench::run(args).await?,
         }
+        Ok(std::process::ExitCode::SUCCESS)
     })
 }
