@@ -82,21 +82,16 @@ struct BatchOutcome {
     failed: Vec<String>,
 }
 
-/// The SOP Instance UID (0008,0018) of a Part 10 file, read as the archive will read it; `None`
-/// when the file does not have one the reader can reach.
+/// The SOP Instance UID (0008,0018) of a Part 10 file as the archive will see it: read by the
+/// archive's own parser, as it reads a part of this size (arc-archive `parse`), so a file it
+/// finds unreadable has no UID here either; `None` then.
 fn sop_instance_uid(bytes: &[u8]) -> Option<String> {
-    let rest = bytes.get(128..).filter(|r| r.starts_with(b"DICM"))?;
-    let obj = dicom_object::OpenFileOptions::new()
-        .read_until(dicom_core::Tag(0x0008, 0x0019))
-        .from_reader(rest)
-        .ok()?;
-    let uid = obj
-        .element(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
-        .ok()?
-        .to_str()
-        .ok()?;
-    let uid = uid.trim_end_matches(['\0', ' ']).to_string();
-    (!uid.is_empty()).then_some(uid)
+    let parsed = if bytes.len() as u64 <= arc_archive::FULL_PARSE_LIMIT {
+        arc_dicom::parse_instance(bytes)
+    } else {
+        arc_dicom::parse_instance_header(bytes, bytes.len() as u64)
+    };
+    parsed.ok().map(|p| p.sop_instance_uid)
 }
 
 /// The first UID of attribute `tag` in a DICOM JSON item.
@@ -138,6 +133,23 @@ fn attribute_failures(
             .map(|(_, reason)| reason)
     };
     let mut used = vec![false; files.len()];
+    // Files sharing a UID: the archive stores the first and refuses the later ones as
+    // different objects, so the refusals under a UID go to its last files, in order.
+    let mut refusals: std::collections::HashMap<String, usize> = Default::default();
+    for item in doc["00081198"]["Value"].as_array().into_iter().flatten() {
+        if let Some(uid) = uid_of(item, "00081155") {
+            *refusals.entry(uid).or_default() += 1;
+        }
+    }
+    for (uid, n) in &refusals {
+        let holders: Vec<usize> = (0..files.len())
+            .filter(|&i| local_uids[i].as_deref() == Some(uid.as_str()))
+            .collect();
+        // The first holders, beyond the refusals, are the stored ones: out of the way.
+        for &i in holders.iter().take(holders.len().saturating_sub(*n)) {
+            used[i] = true;
+        }
+    }
     let mut lines = Vec::new();
     let mut unreadable = Vec::new();
     for item in doc["00081198"]["Value"].as_array().into_iter().flatten() {

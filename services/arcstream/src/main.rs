@@ -138,11 +138,17 @@ fn main() -> Result<std::process::ExitCode> {
     // Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
     let ansi = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // `store` parses each file as the archive will (to name the files of failures): the
+    // parser's warnings about those files belong to the archive's answer, not the console.
+    let default_filter = match cli.command {
+        Command::Store(_) => "arcstream=info,arc_=info,dicom_object=error,warn",
+        _ => "arcstream=info,arc_=info,warn",
+    };
     tracing_subscriber::fmt()
         .with_ansi(ansi)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "arcstream=info,arc_=info,warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
