@@ -1,0 +1,157 @@
+"""The command line as a new user meets it: `store` names the files that failed and exits 1,
+bad settings are refused at start with a reason (no folder is created for a mistyped URI),
+`reindex` refuses a folder without a log, help texts name the variables, and the log has
+colours only on a terminal without NO_COLOR."""
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import time
+
+import pydicom
+import requests
+
+from conftest import FIXTURES, binary
+
+CT = FIXTURES / "pydicom" / "CT_small.dcm"
+MR = FIXTURES / "pydicom" / "MR_small.dcm"
+
+
+def run(*args, cwd=None, env=None):
+    return subprocess.run([binary(), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+def failed_lines(stdout):
+    return [line[len("  failed: ") :] for line in stdout.splitlines() if line.startswith("  failed: ")]
+
+
+def test_store_names_each_failed_file_and_exits_1(server, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = folder / "a_good.dcm"
+    shutil.copy(CT, good)
+    no_study = folder / "b_no_study.dcm"
+    ds = pydicom.dcmread(MR)
+    del ds.StudyInstanceUID
+    ds.save_as(no_study)
+    text = folder / "c_notes.txt"
+    text.write_text("not a DICOM file\n")
+    # Same SOP Instance UID as the good file, other content: refused under its UID.
+    clash = folder / "d_clash.dcm"
+    ds = pydicom.dcmread(CT)
+    ds.PatientName = "Other^Object"
+    ds.save_as(clash)
+
+    r = run("store", "--url", server.base, str(folder))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "1 instances stored, 3 failed, from 4 files" in r.stdout, r.stdout
+    lines = failed_lines(r.stdout)
+    assert len(lines) == 3, r.stdout
+    by_file = {str(p): next((l for l in lines if l.startswith(f"{p}: ")), None) for p in (no_study, text, clash)}
+    assert all(by_file.values()), r.stdout
+    assert "StudyInstanceUID" in by_file[str(no_study)]
+    assert pydicom.dcmread(CT).SOPInstanceUID in by_file[str(clash)]
+    assert not any(l.startswith(f"{good}:") for l in lines)
+    uid = pydicom.dcmread(CT).SOPInstanceUID
+    found = requests.get(f"{server.base}/instances", params={"SOPInstanceUID": uid}, timeout=30).json()
+    assert [i["00080018"]["Value"][0] for i in found] == [uid]
+
+    # Every file stored: exit 0, nothing listed as failed.
+    r = run("store", "--url", server.base, str(MR))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 instances stored, 0 failed, from 1 files" in r.stdout
+    assert failed_lines(r.stdout) == []
+
+
+def test_store_help_documents_the_exit_status():
+    r = run("store", "--help")
+    assert r.returncode == 0
+    assert "Exit status" in r.stdout and "1 when any file failed" in r.stdout
+
+
+def test_mistyped_store_and_log_uris_are_refused_without_creating_folders(tmp_path):
+    cases = [
+        (["--store", "s3:/mybucket/prefix"], "malformed", "s3:"),
+        (["--store", "bogus:thing"], "unknown scheme", "bogus:thing"),
+        (["--log", "kafka:/localhost:9092/t"], "not a URI", "kafka:"),
+        (["--log", "ftp://x"], "unknown scheme", "ftp:"),
+    ]
+    for i, (flags, why, folder) in enumerate(cases):
+        r = run("serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / f"data{i}"), *flags, cwd=tmp_path)
+        assert r.returncode != 0, (flags, r.stdout, r.stderr)
+        assert why in r.stderr, (flags, r.stderr)
+        assert "s3://bucket" in r.stderr or "kafka://" in r.stderr, r.stderr
+        assert not (tmp_path / folder).exists(), flags
+
+
+def test_a_bad_ae_title_is_refused_at_start(tmp_path):
+    for aet, why in [("has space/slash", "path segment"), ("A" * 17, "16"), ("A\\B", "backslash")]:
+        r = run("serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--aet", aet)
+        assert r.returncode != 0, aet
+        assert "aet" in r.stderr and why in r.stderr, (aet, r.stderr)
+
+
+def test_reindex_refuses_a_folder_without_a_log(tmp_path):
+    missing = tmp_path / "nonexistent"
+    r = run("reindex", "--data-dir", str(missing))
+    assert r.returncode != 0, r.stdout
+    assert "no event log" in r.stderr, r.stderr
+    assert "reindexed" not in r.stdout
+    assert not missing.exists()
+
+
+def test_help_lists_only_meaningful_flags_and_their_variables():
+    serve = run("serve", "--help").stdout
+    for key in ["LISTEN", "AET", "DATA_DIR", "LOG", "STORE", "OVERWRITE", "NODE_ID", "WRITE_WAIT_MS", "MAX_REQUEST_BYTES"]:
+        assert f"ARCSTREAM_{key}" in serve, key
+    reindex = run("reindex", "--help").stdout
+    assert "--data-dir" in reindex and "ARCSTREAM_LOG" in reindex
+    assert "--listen" not in reindex and "--aet" not in reindex
+
+
+def test_log_to_a_file_has_no_colours(server):
+    log = server.data_dir.parent / f"{server.data_dir.name}.log"
+    text = log.read_bytes()
+    assert b"node started" in text, text
+    assert b"\x1b[" not in text
+
+
+def serve_on_a_terminal(tmp_path, env):
+    """Starts a node with stderr on a pseudo-terminal; returns what it logged at start."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [binary(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.time() + 60
+        while b"caught up" not in out and time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 1)
+            if ready:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:
+                    break
+            elif proc.poll() is not None:
+                break
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        os.close(master)
+    return out
+
+
+def test_colours_on_a_terminal_unless_no_color(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    coloured = serve_on_a_terminal(tmp_path / "a", env)
+    assert b"node started" in coloured, coloured
+    assert re.search(rb"\x1b\[[0-9;]*m", coloured), coloured
+    plain = serve_on_a_terminal(tmp_path / "b", {**env, "NO_COLOR": "1"})
+    assert b"node started" in plain, plain
+    assert b"\x1b[" not in plain
