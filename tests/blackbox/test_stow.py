@@ -111,3 +111,46 @@ def test_xml_answers_on_request_with_failure_reasons(server):
     # a JSON-only Accept that the server cannot meet: 406 naming what is offered
     r = post(server.base, [good], accept="text/html")
     assert r.status_code == 406 and "application/dicom+xml" in r.text
+
+
+def with_uids(data, **uids):
+    """The object with some UIDs replaced, written as they are (pydicom would warn)."""
+    ds = read(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, v in uids.items():
+            setattr(ds, k, v)
+        if "SOPInstanceUID" in uids and pydicom.uid.UID(uids["SOPInstanceUID"]).is_valid:
+            ds.file_meta.MediaStorageSOPInstanceUID = uids["SOPInstanceUID"]
+        out = io.BytesIO()
+        ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def test_uids_that_are_no_uids_fail_their_part_alone(server):
+    """PS3.5 9.1 (digits and dots, at most 64 characters): such a part fails with 0xC000 and
+    a reason naming the attribute; the other parts store (PS3.18 10.5.3)."""
+    data = (FIXTURES / "pydicom" / "CT_small.dcm").read_bytes()
+    orig = read(data)
+    bad = [
+        with_uids(data, StudyInstanceUID="../../etc passwd", SOPInstanceUID="1.2.826.0.1.3680043.8.498.11"),
+        with_uids(data, SeriesInstanceUID="1.2..3", SOPInstanceUID="1.2.826.0.1.3680043.8.498.12"),
+        with_uids(data, StudyInstanceUID="1." * 40 + "1", SOPInstanceUID="1.2.826.0.1.3680043.8.498.13"),
+    ]
+    # leading zeros in a component break PS3.5 9.1 too, but real objects have them
+    zeros = with_uids(data, SeriesInstanceUID="1.2.03.004", SOPInstanceUID="1.2.826.0.1.3680043.8.498.14")
+    r = post(server.base, bad + [data, zeros])
+    assert r.status_code == 202, r.text
+    doc = r.json()
+    assert [x["00081197"]["Value"] for x in doc["00081198"]["Value"]] == [[0xC000]] * 3
+    warning = r.headers["Warning"]
+    assert warning.count("invalid StudyInstanceUID") == 2 and "invalid SeriesInstanceUID" in warning
+    refs = [x["00081190"]["Value"][0] for x in doc["00081199"]["Value"]]
+    assert refs[0].endswith(f"/studies/{orig.StudyInstanceUID}/series/{orig.SeriesInstanceUID}/instances/{orig.SOPInstanceUID}")
+    assert refs[1].endswith(f"/series/1.2.03.004/instances/1.2.826.0.1.3680043.8.498.14")
+    assert sorted(x["00080018"]["Value"][0] for x in requests.get(f"{server.base}/instances").json()) == sorted(
+        [orig.SOPInstanceUID, "1.2.826.0.1.3680043.8.498.14"])
+    # the study addressed in the path must be a UID too
+    for study in ("1.2.x", "%2E%2E%2Fx", "1..2"):
+        r = post(server.base, [data], study=study)
+        assert r.status_code == 400 and "PS3.5 9.1" in r.text, (study, r.text)
