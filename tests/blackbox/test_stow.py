@@ -87,7 +87,31 @@ def test_bad_coercions_are_refused_before_anything_is_stored(server):
     for q in ("NoSuchKeyword=1", "SOPInstanceUID=1.2.3", "Rows=many", "PixelData=x"):
         r = post(server.base, [data], q)
         assert r.status_code == 400, (q, r.text)
+    # values are checked against the VR of the dictionary (PS3.5 6.2, Table 6.2-1)
+    for q, why in [
+        ("StudyDate=2020-13-45", "not a valid DA"),
+        ("StudyDate=20230229", "not a valid DA"),  # no 29 February in 2023
+        ("StudyTime=2460", "not a valid TM"),
+        ("AcquisitionDateTime=20201301", "not a valid DT"),
+        ("PatientAge=42", "not a valid AS"),
+        ("SeriesNumber=1.5", "not a valid IS"),
+        ("PatientWeight=heavy", "not a valid DS"),
+        ("FrameOfReferenceUID=..%2Fx", "not a UID"),
+        ("InstitutionName=" + "x" * 200, "at most 64"),
+        ("StationName=" + "x" * 17, "at most 16"),
+        ("PatientName=" + "x" * 65, "PN allows 64"),
+    ]:
+        r = post(server.base, [data], q)
+        param = q.split("=")[0]
+        assert r.status_code == 400 and f"query parameter {param}: " in r.text and why in r.text, (q, r.text)
+    r = post(server.base, [data], "Nonsense=1")
+    assert r.status_code == 400 and "query parameter Nonsense: not a DICOM keyword or tag" in r.text, r.text
+    assert "bulk data" not in r.text
     assert requests.get(f"{server.base}/instances").json() == []
+    # the longest values a VR allows, a leap day and a multi-valued code string pass
+    ok = "StudyDate=20240229&InstitutionName=" + "x" * 64 + "&PatientAge=042Y&ImageType=DERIVED%5CSECONDARY"
+    r = post(server.base, [data], ok)
+    assert r.status_code == 202, r.text
 
 
 def test_xml_answers_on_request_with_failure_reasons(server):

@@ -38,6 +38,10 @@ pub enum DicomError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A value handed over as text is not one the attribute may hold (PS3.5 6.2), or names
+    /// no attribute; the message says why.
+    #[error("{0}")]
+    InvalidValue(String),
     /// The operation is not implemented for this input (e.g. encapsulated pixel data).
     #[error("unsupported: {0}")]
     Unsupported(String),
