@@ -178,3 +178,25 @@ def test_uids_that_are_no_uids_fail_their_part_alone(server):
     for study in ("1.2.x", "%2E%2E%2Fx", "1..2"):
         r = post(server.base, [data], study=study)
         assert r.status_code == 400 and "PS3.5 9.1" in r.text, (study, r.text)
+
+
+def test_standard_attributes_written_as_un_come_back_typed(server):
+    """explicit_VR-UN.dcm writes its standard attributes with VR UN; metadata gives them the
+    dictionary VR and value, as pydicom reads them (PS3.5 6.2.2), and as QIDO does."""
+    path = FIXTURES / "un" / "explicit_VR-UN.dcm"
+    raw = pydicom.dcmread(path, stop_before_pixels=True)
+    assert raw["SOPClassUID"].VR == "UI"  # pydicom itself replaces UN by the dictionary VR
+    r = post(server.base, [path.read_bytes()])
+    assert r.status_code == 200, r.text
+    inst = f"{server.base}/studies/{raw.StudyInstanceUID}/series/{raw.SeriesInstanceUID}/instances/{raw.SOPInstanceUID}"
+    (meta,) = requests.get(f"{inst}/metadata").json()
+    for kw in ("SOPClassUID", "Modality", "ImageType", "StudyDate", "Rows", "PixelRepresentation", "InstanceNumber"):
+        e = raw[kw]
+        tag = f"{e.tag:08X}"
+        want = [int(v) if e.VR in ("US", "IS") else str(v) for v in (e.value if e.VM > 1 else [e.value])]
+        assert meta[tag] == {"vr": e.VR, "Value": want}, (kw, meta[tag])
+    assert meta["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": str(raw.PatientName)}]}
+    assert [float(x) for x in meta["00280030"]["Value"]] == [float(x) for x in raw.PixelSpacing]
+    assert meta["00131010"]["vr"] == "UN"  # a private attribute keeps its unknown VR
+    (found,) = requests.get(f"{server.base}/instances", params={"includefield": "Modality"}).json()
+    assert found["00080016"] == meta["00080016"] and found["00080060"] == meta["00080060"]

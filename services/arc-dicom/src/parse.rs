@@ -199,7 +199,7 @@ fn primitive_attr(
 
 /// The values of UN bytes under the VR the dictionary gives the tag (Implicit VR Little
 /// Endian encoding, PS3.5 6.2.2).
-fn reinterpret_un(vr: VR, bytes: &[u8], charset: &CharacterSets) -> Vec<String> {
+pub(crate) fn reinterpret_un(vr: VR, bytes: &[u8], charset: &CharacterSets) -> Vec<String> {
     let numbers: Option<Vec<String>> = match vr {
         VR::US => Some(
             bytes
