@@ -1,10 +1,10 @@
 //! DICOM JSON (PS3.18 Annex F) of a decoded data set and of index attributes, with bulk
 //! data replaced by relative `BulkDataURI`s (`bulkdata/<path>`, see [`crate::bulk`]).
 
+use crate::charset::CharacterSets;
 use crate::values::{
     base64, is_binary_vr, is_numeric_vr, json_number, json_numbers, le_bytes, text_values,
 };
-use crate::charset::CharacterSets;
 use arc_model::{AttrValue, IndexAttrs};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::header::Header;
@@ -119,7 +119,7 @@ fn un_to_json(elem: &InMemElement, charset: &CharacterSets) -> Option<J> {
         return None;
     };
     fn le<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Option<Vec<T>> {
-        (bytes.len() % N == 0).then(|| {
+        bytes.len().is_multiple_of(N).then(|| {
             bytes
                 .chunks_exact(N)
                 .map(|c| f(c.try_into().expect("chunks of N")))

@@ -117,7 +117,11 @@ pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, DicomError> {
 /// A UID the archive keys the object by: present, not empty, and a valid UID (PS3.5 9.1),
 /// since it becomes a path segment of Retrieve URLs and of object keys. The value was
 /// stripped of its padding (trailing NUL or space) when extracted.
-fn required_uid(attrs: &IndexAttrs, tag: &str, keyword: &'static str) -> Result<String, DicomError> {
+fn required_uid(
+    attrs: &IndexAttrs,
+    tag: &str,
+    keyword: &'static str,
+) -> Result<String, DicomError> {
     let uid = attrs
         .get(tag)
         .and_then(|a| a.first())
@@ -269,7 +273,10 @@ mod tests {
             (object("1.1", "1.2", "..", SC), "SOPInstanceUID"),
             // (characters other than digits fail earlier, in the meta group)
             (object("1.1", "1.2", "1.3", "1..2"), "SOPClassUID"),
-            (object(&"1".repeat(65), "1.2", "1.3", SC), "StudyInstanceUID"),
+            (
+                object(&"1".repeat(65), "1.2", "1.3", SC),
+                "StudyInstanceUID",
+            ),
         ];
         for (bytes, name) in cases {
             for got in [
@@ -279,7 +286,10 @@ mod tests {
                 match got {
                     Err(e @ DicomError::InvalidUid { keyword, .. }) => {
                         assert_eq!(keyword, name);
-                        assert!(e.to_string().starts_with(&format!("invalid {name} ")), "{e}");
+                        assert!(
+                            e.to_string().starts_with(&format!("invalid {name} ")),
+                            "{e}"
+                        );
                     }
                     other => panic!("{name}: {other:?}"),
                 }
@@ -292,7 +302,11 @@ mod tests {
         // the even-length padding of UI (NUL) and a space some writers use are stripped
         let p = parse_instance(&object("1.2.3\0", "1.02.3 ", "1.2.003", SC)).unwrap();
         assert_eq!(
-            (p.study_uid.as_str(), p.series_uid.as_str(), p.sop_instance_uid.as_str()),
+            (
+                p.study_uid.as_str(),
+                p.series_uid.as_str(),
+                p.sop_instance_uid.as_str()
+            ),
             ("1.2.3", "1.02.3", "1.2.003")
         );
     }

@@ -18,7 +18,9 @@ pub(crate) fn check_value(vr: VR, v: &str) -> Result<(), String> {
         .chars()
         .find(|c| c.is_control() && !allowed_control.contains(*c))
     {
-        return Err(format!("holds the control character {c:?}, which {vr} does not allow"));
+        return Err(format!(
+            "holds the control character {c:?}, which {vr} does not allow"
+        ));
     }
     let form = |ok: bool, what: &str| {
         if ok {
@@ -49,10 +51,9 @@ pub(crate) fn check_value(vr: VR, v: &str) -> Result<(), String> {
             "an integer from -2^31 to 2^31-1",
         ),
         VR::DS => form(
-            v.trim_matches(' ')
-                .parse::<f64>()
-                .is_ok_and(f64::is_finite)
-                && v.bytes().all(|b| b.is_ascii_digit() || b"+-.eE ".contains(&b)),
+            v.trim_matches(' ').parse::<f64>().is_ok_and(f64::is_finite)
+                && v.bytes()
+                    .all(|b| b.is_ascii_digit() || b"+-.eE ".contains(&b)),
             "a decimal number",
         ),
         VR::UI => match arc_model::uid_problem(v) {
@@ -197,23 +198,61 @@ mod tests {
         for ok in ["20200131", "20240229", "19000101"] {
             assert!(check_value(VR::DA, ok).is_ok(), "{ok}");
         }
-        for bad in ["2020-13-45", "20201345", "20230229", "2020013", "202001311", "2020013a", ""] {
+        for bad in [
+            "2020-13-45",
+            "20201345",
+            "20230229",
+            "2020013",
+            "202001311",
+            "2020013a",
+            "",
+        ] {
             assert!(check_value(VR::DA, bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn times_and_date_times() {
-        for ok in ["07", "0712", "071259", "235960", "071259.5", "071259.123456"] {
+        for ok in [
+            "07",
+            "0712",
+            "071259",
+            "235960",
+            "071259.5",
+            "071259.123456",
+        ] {
             assert!(check_value(VR::TM, ok).is_ok(), "{ok}");
         }
-        for bad in ["7", "2400", "0760", "071261", "0712.5", "071259.1234567", "07:12", ""] {
+        for bad in [
+            "7",
+            "2400",
+            "0760",
+            "071261",
+            "0712.5",
+            "071259.1234567",
+            "07:12",
+            "",
+        ] {
             assert!(check_value(VR::TM, bad).is_err(), "{bad}");
         }
-        for ok in ["2020", "202002", "20200229", "2020022913", "20200229130102.25+0100", "20200229-0500"] {
+        for ok in [
+            "2020",
+            "202002",
+            "20200229",
+            "2020022913",
+            "20200229130102.25+0100",
+            "20200229-0500",
+        ] {
             assert!(check_value(VR::DT, ok).is_ok(), "{ok}");
         }
-        for bad in ["20201345", "2020022925", "20200229+1500", "20200229+01", "202002291301.5", "x"] {
+        for bad in [
+            "20201345",
+            "2020022925",
+            "20200229+1500",
+            "20200229+01",
+            "202002291301.5",
+            "x",
+        ] {
             assert!(check_value(VR::DT, bad).is_err(), "{bad}");
         }
     }
@@ -232,7 +271,9 @@ mod tests {
             assert!(check_value(VR::DS, bad).is_err(), "{bad}");
         }
         assert!(check_value(VR::UI, "1.2.03").is_ok());
-        assert!(check_value(VR::UI, "../x").unwrap_err().contains("not a UID"));
+        assert!(check_value(VR::UI, "../x")
+            .unwrap_err()
+            .contains("not a UID"));
         assert!(check_value(VR::CS, "ORIGINAL_1").is_ok());
         assert!(check_value(VR::CS, "ct").is_err());
     }
@@ -241,7 +282,10 @@ mod tests {
     fn lengths_are_per_value_and_per_pn_group() {
         assert!(check_value(VR::LO, &"x".repeat(64)).is_ok());
         let long = check_value(VR::LO, &"x".repeat(200)).unwrap_err();
-        assert!(long.contains("200 characters") && long.contains("at most 64"), "{long}");
+        assert!(
+            long.contains("200 characters") && long.contains("at most 64"),
+            "{long}"
+        );
         assert!(check_value(VR::LO, &"é".repeat(64)).is_ok()); // characters, not bytes
         assert!(check_value(VR::SH, &"x".repeat(17)).is_err());
         assert!(check_value(VR::AE, &"x".repeat(17)).is_err());

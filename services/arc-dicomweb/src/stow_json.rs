@@ -216,10 +216,17 @@ mod tests {
         assert_eq!(invalid_uid(&serde_json::json!({})), None);
         assert_eq!(invalid_uid(&ds("0020000D", "1.2.03\0".into())), None);
         let bad = invalid_uid(&ds("0020000D", "../../x".into())).unwrap();
-        assert!(bad.starts_with("invalid StudyInstanceUID \"../../x\": "), "{bad}");
-        assert!(invalid_uid(&ds("0020000E", "a/b".into())).unwrap().contains("SeriesInstanceUID"));
+        assert!(
+            bad.starts_with("invalid StudyInstanceUID \"../../x\": "),
+            "{bad}"
+        );
+        assert!(invalid_uid(&ds("0020000E", "a/b".into()))
+            .unwrap()
+            .contains("SeriesInstanceUID"));
         assert_eq!(invalid_uid(&ds("00080018", "".into())), None);
         assert_eq!(invalid_uid(&ds("00080018", serde_json::Value::Null)), None);
-        assert!(invalid_uid(&ds("00080016", 12.into())).unwrap().contains("SOPClassUID 12: is not a string"));
+        assert!(invalid_uid(&ds("00080016", 12.into()))
+            .unwrap()
+            .contains("SOPClassUID 12: is not a string"));
     }
 }

@@ -56,6 +56,9 @@ mod tests {
         ] {
             assert!(!is_valid_uid(bad), "{bad:?}");
         }
-        assert_eq!(uid_problem(&"1".repeat(65)), Some("is longer than 64 characters"));
+        assert_eq!(
+            uid_problem(&"1".repeat(65)),
+            Some("is longer than 64 characters")
+        );
     }
 }
