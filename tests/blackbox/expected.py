@@ -1,5 +1,6 @@
 """What the archive must answer for each fixture, derived from the files with pydicom and
 dcmtk's dcmdump — never from arcstream."""
+import re
 import subprocess
 import warnings
 from dataclasses import dataclass, field
@@ -51,6 +52,11 @@ def facts(path: Path) -> FileFacts:
     missing = [k for k, v in uids.items() if not v]
     if missing:
         return FileFacts(path, data, False, f"missing {missing}")
+    # PS3.5 9.1: digits in non-empty components separated by dots, at most 64 characters
+    # (pydicom strips the padding); leading zeros are tolerated
+    invalid = [k for k, v in uids.items() if not re.fullmatch(r"[0-9]+(\.[0-9]+)*", str(v)) or len(str(v)) > 64]
+    if invalid:
+        return FileFacts(path, data, False, f"invalid {invalid}")
     return FileFacts(
         path, data, True, "",
         str(uids["StudyInstanceUID"]), str(uids["SeriesInstanceUID"]), str(uids["SOPInstanceUID"]),

@@ -87,7 +87,31 @@ def test_bad_coercions_are_refused_before_anything_is_stored(server):
     for q in ("NoSuchKeyword=1", "SOPInstanceUID=1.2.3", "Rows=many", "PixelData=x"):
         r = post(server.base, [data], q)
         assert r.status_code == 400, (q, r.text)
+    # values are checked against the VR of the dictionary (PS3.5 6.2, Table 6.2-1)
+    for q, why in [
+        ("StudyDate=2020-13-45", "not a valid DA"),
+        ("StudyDate=20230229", "not a valid DA"),  # no 29 February in 2023
+        ("StudyTime=2460", "not a valid TM"),
+        ("AcquisitionDateTime=20201301", "not a valid DT"),
+        ("PatientAge=42", "not a valid AS"),
+        ("SeriesNumber=1.5", "not a valid IS"),
+        ("PatientWeight=heavy", "not a valid DS"),
+        ("FrameOfReferenceUID=..%2Fx", "not a UID"),
+        ("InstitutionName=" + "x" * 200, "at most 64"),
+        ("StationName=" + "x" * 17, "at most 16"),
+        ("PatientName=" + "x" * 65, "PN allows 64"),
+    ]:
+        r = post(server.base, [data], q)
+        param = q.split("=")[0]
+        assert r.status_code == 400 and f"query parameter {param}: " in r.text and why in r.text, (q, r.text)
+    r = post(server.base, [data], "Nonsense=1")
+    assert r.status_code == 400 and "query parameter Nonsense: not a DICOM keyword or tag" in r.text, r.text
+    assert "bulk data" not in r.text
     assert requests.get(f"{server.base}/instances").json() == []
+    # the longest values a VR allows, a leap day and a multi-valued code string pass
+    ok = "StudyDate=20240229&InstitutionName=" + "x" * 64 + "&PatientAge=042Y&ImageType=DERIVED%5CSECONDARY"
+    r = post(server.base, [data], ok)
+    assert r.status_code == 202, r.text
 
 
 def test_xml_answers_on_request_with_failure_reasons(server):
@@ -111,3 +135,68 @@ def test_xml_answers_on_request_with_failure_reasons(server):
     # a JSON-only Accept that the server cannot meet: 406 naming what is offered
     r = post(server.base, [good], accept="text/html")
     assert r.status_code == 406 and "application/dicom+xml" in r.text
+
+
+def with_uids(data, **uids):
+    """The object with some UIDs replaced, written as they are (pydicom would warn)."""
+    ds = read(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, v in uids.items():
+            setattr(ds, k, v)
+        if "SOPInstanceUID" in uids and pydicom.uid.UID(uids["SOPInstanceUID"]).is_valid:
+            ds.file_meta.MediaStorageSOPInstanceUID = uids["SOPInstanceUID"]
+        out = io.BytesIO()
+        ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def test_uids_that_are_no_uids_fail_their_part_alone(server):
+    """PS3.5 9.1 (digits and dots, at most 64 characters): such a part fails with 0xC000 and
+    a reason naming the attribute; the other parts store (PS3.18 10.5.3)."""
+    data = (FIXTURES / "pydicom" / "CT_small.dcm").read_bytes()
+    orig = read(data)
+    bad = [
+        with_uids(data, StudyInstanceUID="../../etc passwd", SOPInstanceUID="1.2.826.0.1.3680043.8.498.11"),
+        with_uids(data, SeriesInstanceUID="1.2..3", SOPInstanceUID="1.2.826.0.1.3680043.8.498.12"),
+        with_uids(data, StudyInstanceUID="1." * 40 + "1", SOPInstanceUID="1.2.826.0.1.3680043.8.498.13"),
+    ]
+    # leading zeros in a component break PS3.5 9.1 too, but real objects have them
+    zeros = with_uids(data, SeriesInstanceUID="1.2.03.004", SOPInstanceUID="1.2.826.0.1.3680043.8.498.14")
+    r = post(server.base, bad + [data, zeros])
+    assert r.status_code == 202, r.text
+    doc = r.json()
+    assert [x["00081197"]["Value"] for x in doc["00081198"]["Value"]] == [[0xC000]] * 3
+    warning = r.headers["Warning"]
+    assert warning.count("invalid StudyInstanceUID") == 2 and "invalid SeriesInstanceUID" in warning
+    refs = [x["00081190"]["Value"][0] for x in doc["00081199"]["Value"]]
+    assert refs[0].endswith(f"/studies/{orig.StudyInstanceUID}/series/{orig.SeriesInstanceUID}/instances/{orig.SOPInstanceUID}")
+    assert refs[1].endswith(f"/series/1.2.03.004/instances/1.2.826.0.1.3680043.8.498.14")
+    assert sorted(x["00080018"]["Value"][0] for x in requests.get(f"{server.base}/instances").json()) == sorted(
+        [orig.SOPInstanceUID, "1.2.826.0.1.3680043.8.498.14"])
+    # the study addressed in the path must be a UID too
+    for study in ("1.2.x", "%2E%2E%2Fx", "1..2"):
+        r = post(server.base, [data], study=study)
+        assert r.status_code == 400 and "PS3.5 9.1" in r.text, (study, r.text)
+
+
+def test_standard_attributes_written_as_un_come_back_typed(server):
+    """explicit_VR-UN.dcm writes its standard attributes with VR UN; metadata gives them the
+    dictionary VR and value, as pydicom reads them (PS3.5 6.2.2), and as QIDO does."""
+    path = FIXTURES / "un" / "explicit_VR-UN.dcm"
+    raw = pydicom.dcmread(path, stop_before_pixels=True)
+    assert raw["SOPClassUID"].VR == "UI"  # pydicom itself replaces UN by the dictionary VR
+    r = post(server.base, [path.read_bytes()])
+    assert r.status_code == 200, r.text
+    inst = f"{server.base}/studies/{raw.StudyInstanceUID}/series/{raw.SeriesInstanceUID}/instances/{raw.SOPInstanceUID}"
+    (meta,) = requests.get(f"{inst}/metadata").json()
+    for kw in ("SOPClassUID", "Modality", "ImageType", "StudyDate", "Rows", "PixelRepresentation", "InstanceNumber"):
+        e = raw[kw]
+        tag = f"{e.tag:08X}"
+        want = [int(v) if e.VR in ("US", "IS") else str(v) for v in (e.value if e.VM > 1 else [e.value])]
+        assert meta[tag] == {"vr": e.VR, "Value": want}, (kw, meta[tag])
+    assert meta["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": str(raw.PatientName)}]}
+    assert [float(x) for x in meta["00280030"]["Value"]] == [float(x) for x in raw.PixelSpacing]
+    assert meta["00131010"]["vr"] == "UN"  # a private attribute keeps its unknown VR
+    (found,) = requests.get(f"{server.base}/instances", params={"includefield": "Modality"}).json()
+    assert found["00080016"] == meta["00080016"] and found["00080060"] == meta["00080060"]

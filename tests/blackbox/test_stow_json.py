@@ -169,3 +169,26 @@ def test_xml_metadata_with_bulk_data(server):
     bad = f"--{boundary}\r\nContent-Type: application/dicom+xml\r\n\r\n<NativeDicomModel>\r\n--{boundary}--\r\n"
     r = requests.post(f"{server.base}/studies", data=bad.encode(), headers={"Content-Type": ct})
     assert r.status_code == 400 and "XML" in r.text
+
+
+def test_metadata_with_uids_that_are_no_uids_fails_alone(server):
+    """PS3.5 9.1: a UID is digits and dots; `../../x` must never become a Retrieve URL or key."""
+    png = encoded("PNG")
+    pixels = {"7FE00010": {"vr": "OB", "BulkDataURI": "ok.png"}}
+    datasets = [
+        {**pixels, "0020000D": {"vr": "UI", "Value": ["../../x"]}, "0020000E": {"vr": "UI", "Value": ["a/b"]}},
+        {**pixels, "0020000D": {"vr": "UI", "Value": ["1.2.826.0.1.3680043.8.498.1"]}, "0020000E": {"vr": "UI", "Value": ["a/b"]}},
+        {**pixels, "00080018": {"vr": "UI", "Value": ["1.2.3.x"]}},
+        {**pixels, "0020000D": {"vr": "UI", "Value": ["1.2.0826.01"]}},  # leading zeros: tolerated
+    ]
+    r = post_json(server.base, datasets, [("ok.png", "image/png", png)])
+    assert r.status_code == 202, r.text
+    doc = r.json()
+    assert [x["00081197"]["Value"] for x in doc["00081198"]["Value"]] == [[0xC000]] * 3
+    warning = r.headers["Warning"]
+    assert "StudyInstanceUID" in warning and "SeriesInstanceUID" in warning and "SOPInstanceUID" in warning
+    (ref,) = doc["00081199"]["Value"]
+    url = ref["00081190"]["Value"][0]
+    assert "/studies/1.2.0826.01/series/" in url and fetch(url).StudyInstanceUID == "1.2.0826.01"
+    studies = requests.get(f"{server.base}/studies").json()
+    assert [s["0020000D"]["Value"][0] for s in studies] == ["1.2.0826.01"]

@@ -144,7 +144,12 @@ impl LayoutWriter {
     /// whether it wrote.
     pub async fn write_series(&self, study: &str, series: &str) -> Result<bool> {
         let key = series_key(study, series);
-        if arc_objstore::validate_key(&key).is_err() {
+        // STOW-RS stores only valid UIDs; a log written before it checked them may hold
+        // others, which must not choose their key (`a/b` would add segments)
+        if !arc_model::is_valid_uid(study)
+            || !arc_model::is_valid_uid(series)
+            || arc_objstore::validate_key(&key).is_err()
+        {
             tracing::warn!(
                 study,
                 series,

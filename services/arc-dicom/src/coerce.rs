@@ -30,9 +30,9 @@ pub fn coercion_attr(key: &str, value: &str) -> Result<(String, AttrValue), Dico
         None => match dict.by_name(key) {
             Some(e) => (e.tag(), Some(e.vr().relaxed())),
             None => {
-                return Err(DicomError::BadPath(format!(
-                    "{key} is not a DICOM keyword or tag"
-                )))
+                return Err(DicomError::InvalidValue(
+                    "not a DICOM keyword or tag".into(),
+                ))
             }
         },
     };
@@ -59,7 +59,12 @@ pub fn coercion_attr(key: &str, value: &str) -> Result<(String, AttrValue), Dico
     };
     for v in &values {
         primitive(vr, std::slice::from_ref(v)).map_err(|_| {
-            DicomError::Unsupported(format!("{v:?} is not a valid {vr} value for {key}"))
+            DicomError::InvalidValue(format!("{v:?} is not a valid {vr} value for {key}"))
+        })?;
+        // the value is written into objects as it is: it must be one of its VR
+        crate::vr_check::check_value(vr, v).map_err(|why| {
+            let shown: String = v.chars().take(80).collect();
+            DicomError::InvalidValue(format!("{shown:?} for {key} {why}"))
         })?;
     }
     Ok((key, AttrValue::text(vr.to_string(), values)))
@@ -225,6 +230,32 @@ mod tests {
         assert!(coercion_attr("Rows", "many").is_err());
         assert_eq!(coercion_attr("Rows", "12").unwrap().1.vr, "US");
         assert!(coercion_attr("ReferencedSeriesSequence", "x").is_err());
+    }
+
+    #[test]
+    fn values_are_checked_against_their_vr() {
+        let why = |k: &str, v: &str| coercion_attr(k, v).unwrap_err().to_string();
+        assert_eq!(why("Nonsense", "1"), "not a DICOM keyword or tag");
+        assert!(why("StudyDate", "2020-13-45").contains("not a valid DA value"));
+        assert!(why("StudyDate", "20201345").contains("not a valid DA value"));
+        assert!(why("InstitutionName", &"x".repeat(200)).contains("at most 64"));
+        assert!(why("StudyTime", "25").contains("not a valid TM value"));
+        assert!(why("PatientAge", "42").contains("not a valid AS value"));
+        assert!(why("SeriesNumber", "1.5").contains("not a valid IS value"));
+        assert!(why("FrameOfReferenceUID", "a/b").contains("not a UID"));
+        // each value of a multi-valued attribute on its own
+        assert!(why("ImageType", "ORIGINAL\\lower").contains("\"lower\""));
+        for (k, v) in [
+            ("StudyDate", "20240229"),
+            ("StudyTime", "101500.5"),
+            ("PatientAge", "042Y"),
+            ("AcquisitionDateTime", "20240229101500+0100"),
+            ("InstitutionName", "General\\Other"),
+            ("FrameOfReferenceUID", "1.2.03"),
+            ("StudyDescription", ""),
+        ] {
+            assert!(coercion_attr(k, v).is_ok(), "{k}={v}");
+        }
     }
 
     #[test]

@@ -28,6 +28,20 @@ pub enum DicomError {
     /// A required attribute is absent or empty in the data set (named by keyword).
     #[error("missing attribute {0}")]
     MissingAttribute(&'static str),
+    /// A UID attribute holds no valid UID (PS3.5 9.1), e.g. `../../x`.
+    #[error("invalid {keyword} {value:?}: {problem} (PS3.5 9.1)")]
+    InvalidUid {
+        /// The attribute's keyword.
+        keyword: &'static str,
+        /// The value (its first 80 characters).
+        value: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A value handed over as text is not one the attribute may hold (PS3.5 6.2), or names
+    /// no attribute; the message says why.
+    #[error("{0}")]
+    InvalidValue(String),
     /// The operation is not implemented for this input (e.g. encapsulated pixel data).
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -1,13 +1,16 @@
 //! DICOM JSON (PS3.18 Annex F) of a decoded data set and of index attributes, with bulk
 //! data replaced by relative `BulkDataURI`s (`bulkdata/<path>`, see [`crate::bulk`]).
 
+use crate::charset::CharacterSets;
 use crate::values::{
     base64, is_binary_vr, is_numeric_vr, json_number, json_numbers, le_bytes, text_values,
 };
 use arc_model::{AttrValue, IndexAttrs};
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::header::Header;
 use dicom_core::value::Value;
-use dicom_core::{Tag, VR};
+use dicom_core::{PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 use serde_json::{Map, Value as J};
@@ -29,10 +32,14 @@ pub(crate) fn key(tag: Tag) -> String {
 /// DICOM JSON of a whole data set. Group lengths (gggg,0000), the meta group and
 /// Data Set Trailing Padding are left out (PS3.18 F.2: they carry no information here).
 pub(crate) fn dataset_to_json(obj: &InMemDicomObject) -> J {
-    object_to_json(obj, "")
+    object_to_json(obj, "", &CharacterSets::default())
 }
 
-fn object_to_json(obj: &InMemDicomObject, prefix: &str) -> J {
+fn object_to_json(obj: &InMemDicomObject, prefix: &str, inherited: &CharacterSets) -> J {
+    // an item may declare its own character set (PS3.5 6.1.2.5.2); only values read as UN
+    // are still bytes here
+    let own = crate::text::declared_sets(obj);
+    let charset = own.as_ref().unwrap_or(inherited);
     let mut map = Map::new();
     for elem in obj.iter() {
         let tag = elem.tag();
@@ -40,12 +47,15 @@ fn object_to_json(obj: &InMemDicomObject, prefix: &str) -> J {
             continue;
         }
         let path = format!("{prefix}{}", key(tag));
-        map.insert(key(tag), element_to_json(elem, &path));
+        map.insert(key(tag), element_to_json(elem, &path, charset));
     }
     J::Object(map)
 }
 
-fn element_to_json(elem: &InMemElement, path: &str) -> J {
+fn element_to_json(elem: &InMemElement, path: &str, charset: &CharacterSets) -> J {
+    if let Some(j) = un_to_json(elem, charset) {
+        return j;
+    }
     let vr = elem.vr();
     let mut out = Map::new();
     out.insert("vr".into(), J::String(vr.to_string().into()));
@@ -55,7 +65,7 @@ fn element_to_json(elem: &InMemElement, path: &str) -> J {
                 .items()
                 .iter()
                 .enumerate()
-                .map(|(i, item)| object_to_json(item, &format!("{path}/{i}/")))
+                .map(|(i, item)| object_to_json(item, &format!("{path}/{i}/"), charset))
                 .collect();
             if !items.is_empty() {
                 out.insert("Value".into(), J::Array(items));
@@ -88,6 +98,52 @@ fn element_to_json(elem: &InMemElement, path: &str) -> J {
         }
     }
     J::Object(out)
+}
+
+/// A standard element whose VR came as UN (explicit VR files written by converters that did
+/// not know the tag) under the VR the dictionary gives it, as the index reads it: the bytes
+/// are the value as Implicit VR Little Endian encodes it (PS3.5 6.2.2). `None` for anything
+/// else (private tags, VRs the dictionary leaves open, binary and sequence VRs, which stay
+/// UN bytes).
+fn un_to_json(elem: &InMemElement, charset: &CharacterSets) -> Option<J> {
+    let tag = elem.tag();
+    if elem.vr() != VR::UN || tag.group() % 2 == 1 {
+        return None;
+    }
+    let bytes: &[u8] = match elem.value() {
+        Value::Primitive(PrimitiveValue::U8(bytes)) => bytes,
+        Value::Primitive(PrimitiveValue::Empty) => &[],
+        _ => return None,
+    };
+    let VirtualVr::Exact(vr) = StandardDataDictionary.by_tag(tag)?.vr() else {
+        return None;
+    };
+    fn le<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Option<Vec<T>> {
+        bytes.len().is_multiple_of(N).then(|| {
+            bytes
+                .chunks_exact(N)
+                .map(|c| f(c.try_into().expect("chunks of N")))
+                .collect()
+        })
+    }
+    let p = match vr {
+        VR::US => PrimitiveValue::U16(le(bytes, u16::from_le_bytes)?.into()),
+        VR::SS => PrimitiveValue::I16(le(bytes, i16::from_le_bytes)?.into()),
+        VR::UL => PrimitiveValue::U32(le(bytes, u32::from_le_bytes)?.into()),
+        VR::SL => PrimitiveValue::I32(le(bytes, i32::from_le_bytes)?.into()),
+        VR::UV => PrimitiveValue::U64(le(bytes, u64::from_le_bytes)?.into()),
+        VR::SV => PrimitiveValue::I64(le(bytes, i64::from_le_bytes)?.into()),
+        VR::FL => PrimitiveValue::F32(le(bytes, f32::from_le_bytes)?.into()),
+        VR::FD => PrimitiveValue::F64(le(bytes, f64::from_le_bytes)?.into()),
+        _ if is_binary_vr(vr) || vr == VR::SQ || vr == VR::UN || vr == VR::AT => return None,
+        _ => PrimitiveValue::Strs(crate::parse::reinterpret_un(vr, bytes, charset).into()),
+    };
+    let mut out = Map::new();
+    out.insert("vr".into(), J::String(vr.to_string().into()));
+    if let Some(values) = values_json(vr, &p) {
+        out.insert("Value".into(), J::Array(values));
+    }
+    Some(J::Object(out))
 }
 
 /// The `Value` array of a primitive non-binary element; `None` when empty.

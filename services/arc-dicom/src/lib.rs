@@ -19,6 +19,7 @@ mod read_header;
 mod text;
 pub mod ts;
 mod values;
+mod vr_check;
 mod xml;
 mod xml_read;
 

@@ -42,14 +42,7 @@ pub fn parse_instance(bytes: &[u8]) -> Result<ParsedInstance, DicomError> {
     // The UIDs come from the extracted attributes, which decode a UID written with VR UN
     // by its dictionary VR (rtdose_rle_1frame.dcm does that), so both always agree.
     let attrs = extract(obj, INDEXED, &charset);
-    let required = |tag: &str, keyword: &'static str| {
-        attrs
-            .get(tag)
-            .and_then(|a| a.first())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .ok_or(DicomError::MissingAttribute(keyword))
-    };
+    let required = |tag: &str, keyword: &'static str| required_uid(&attrs, tag, keyword);
     Ok(ParsedInstance {
         study_uid: required("0020000D", "StudyInstanceUID")?,
         series_uid: required("0020000E", "SeriesInstanceUID")?,
@@ -81,14 +74,7 @@ pub fn parse_instance_header<R: std::io::Read>(
     let obj: &InMemDicomObject = &file;
     let charset = crate::text::declared_sets(obj).unwrap_or_default();
     let attrs = extract(obj, INDEXED, &charset);
-    let required = |tag: &str, keyword: &'static str| {
-        attrs
-            .get(tag)
-            .and_then(|a| a.first())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .ok_or(DicomError::MissingAttribute(keyword))
-    };
+    let required = |tag: &str, keyword: &'static str| required_uid(&attrs, tag, keyword);
     let mut header_json = dataset_to_json(obj);
     // read_until stopped at Pixel Data (7FE0,0010) when the object goes on (read-ahead may
     // hide that in a small object: an image's pixel module says it too)
@@ -126,6 +112,29 @@ pub fn parse_instance_header<R: std::io::Read>(
 pub fn header_json(bytes: &[u8]) -> Result<serde_json::Value, DicomError> {
     let (_, file) = open(bytes)?;
     Ok(dataset_to_json(&file))
+}
+
+/// A UID the archive keys the object by: present, not empty, and a valid UID (PS3.5 9.1),
+/// since it becomes a path segment of Retrieve URLs and of object keys. The value was
+/// stripped of its padding (trailing NUL or space) when extracted.
+fn required_uid(
+    attrs: &IndexAttrs,
+    tag: &str,
+    keyword: &'static str,
+) -> Result<String, DicomError> {
+    let uid = attrs
+        .get(tag)
+        .and_then(|a| a.first())
+        .filter(|s| !s.is_empty())
+        .ok_or(DicomError::MissingAttribute(keyword))?;
+    match arc_model::uid_problem(uid) {
+        None => Ok(uid.to_string()),
+        Some(problem) => Err(DicomError::InvalidUid {
+            keyword,
+            value: uid.chars().take(80).collect(),
+            problem,
+        }),
+    }
 }
 
 /// Parses a `GGGGEEEE` key into a tag.
@@ -194,7 +203,7 @@ fn primitive_attr(
 
 /// The values of UN bytes under the VR the dictionary gives the tag (Implicit VR Little
 /// Endian encoding, PS3.5 6.2.2).
-fn reinterpret_un(vr: VR, bytes: &[u8], charset: &CharacterSets) -> Vec<String> {
+pub(crate) fn reinterpret_un(vr: VR, bytes: &[u8], charset: &CharacterSets) -> Vec<String> {
     let numbers: Option<Vec<String>> = match vr {
         VR::US => Some(
             bytes
@@ -226,5 +235,79 @@ fn reinterpret_un(vr: VR, bytes: &[u8], charset: &CharacterSets) -> Vec<String> 
         Vec::new()
     } else {
         texts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{build_instance, Supplements};
+
+    /// A Part 10 object built from DICOM JSON with the given UIDs.
+    fn object(study: &str, series: &str, sop: &str, class: &str) -> Vec<u8> {
+        let meta = serde_json::json!({
+            "0020000D": {"vr": "UI", "Value": [study]},
+            "0020000E": {"vr": "UI", "Value": [series]},
+            "00080018": {"vr": "UI", "Value": [sop]},
+            "00080016": {"vr": "UI", "Value": [class]},
+        });
+        let sup = Supplements {
+            study_uid: "2.25.1".into(),
+            series_uid: "2.25.2".into(),
+            sop_instance_uid: "2.25.3".into(),
+            date: "20261204".into(),
+            time: "101500".into(),
+        };
+        build_instance(&meta, &mut |_: &str| None, &sup)
+            .unwrap()
+            .to_vec()
+    }
+
+    const SC: &str = "1.2.840.10008.5.1.4.1.1.7";
+
+    #[test]
+    fn uids_that_are_no_uids_are_refused_by_name() {
+        let cases = [
+            (object("../../x", "1.2", "1.3", SC), "StudyInstanceUID"),
+            (object("1.1", "a/b", "1.3", SC), "SeriesInstanceUID"),
+            (object("1.1", "1.2", "..", SC), "SOPInstanceUID"),
+            // (characters other than digits fail earlier, in the meta group)
+            (object("1.1", "1.2", "1.3", "1..2"), "SOPClassUID"),
+            (
+                object(&"1".repeat(65), "1.2", "1.3", SC),
+                "StudyInstanceUID",
+            ),
+        ];
+        for (bytes, name) in cases {
+            for got in [
+                parse_instance(&bytes),
+                parse_instance_header(std::io::Cursor::new(&bytes), bytes.len() as u64),
+            ] {
+                match got {
+                    Err(e @ DicomError::InvalidUid { keyword, .. }) => {
+                        assert_eq!(keyword, name);
+                        assert!(
+                            e.to_string().starts_with(&format!("invalid {name} ")),
+                            "{e}"
+                        );
+                    }
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn padded_uids_and_leading_zeros_are_accepted() {
+        // the even-length padding of UI (NUL) and a space some writers use are stripped
+        let p = parse_instance(&object("1.2.3\0", "1.02.3 ", "1.2.003", SC)).unwrap();
+        assert_eq!(
+            (
+                p.study_uid.as_str(),
+                p.series_uid.as_str(),
+                p.sop_instance_uid.as_str()
+            ),
+            ("1.2.3", "1.02.3", "1.2.003")
+        );
     }
 }

@@ -328,3 +328,41 @@ fn attrs_to_json_rules() {
         })
     );
 }
+
+/// explicit_VR-UN.dcm (pydicom-data) writes its standard attributes with VR UN: the header
+/// gives them their dictionary VR, decoded as Implicit VR Little Endian (PS3.5 6.2.2), as
+/// the index does; the private ones stay UN. Expected values as pydicom reads the file.
+#[test]
+fn standard_attributes_written_as_un_get_their_dictionary_vr() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/un/explicit_VR-UN.dcm");
+    let bytes = std::fs::read(&path).unwrap();
+    let p = parse_instance(&bytes).unwrap();
+    let j = &p.header_json;
+    assert_eq!(
+        j["00080016"],
+        json!({"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]})
+    );
+    assert_eq!(j["00080060"], json!({"vr": "CS", "Value": ["CT"]}));
+    assert_eq!(
+        j["00080008"],
+        json!({"vr": "CS", "Value": ["ORIGINAL", "PRIMARY", "AXIAL"]})
+    );
+    assert_eq!(
+        j["00100010"],
+        json!({"vr": "PN", "Value": [{"Alphabetic": "PANCREAS_0001"}]})
+    );
+    assert_eq!(j["00280010"], json!({"vr": "US", "Value": [512]}));
+    assert_eq!(j["00280103"], json!({"vr": "US", "Value": [1]}));
+    assert_eq!(j["00200013"], json!({"vr": "IS", "Value": [122]}));
+    assert_eq!(j["00200032"], json!({"vr": "DS", "Value": [0, 0, -121]}));
+    assert_eq!(
+        j["00280030"],
+        json!({"vr": "DS", "Value": [0.859375, 0.859375]})
+    );
+    assert_eq!(j["00080050"], json!({"vr": "SH"})); // empty: no Value (PS3.18 F.2.5)
+    assert_eq!(j["00131010"]["vr"], "UN"); // private: its VR is unknown
+    assert_eq!(j["7FE00010"]["vr"], "OB");
+    // the header agrees with the index attributes
+    assert_eq!(p.attrs["00080060"].values, vec!["CT"]);
+}

@@ -120,8 +120,12 @@ fn known_tags_written_as_un_are_read_with_their_dictionary_vr() {
         AttrValue::text("PN", vec!["Lastname^Firstname".into()])
     );
     assert_eq!(p.attrs["00080050"], AttrValue::text("SH", vec![]));
-    // the header JSON keeps the VR as written (PS3.18 F.2.7: UN is InlineBinary)
-    assert_eq!(p.header_json["00100010"]["vr"], "UN");
+    // the header JSON too: a standard tag's UN bytes are its value in Implicit VR LE
+    // (PS3.5 6.2.2), so metadata and QIDO agree
+    assert_eq!(
+        p.header_json["00100010"],
+        serde_json::json!({"vr": "PN", "Value": [{"Alphabetic": "Lastname^Firstname"}]})
+    );
 }
 
 #[test]

@@ -99,6 +99,13 @@ async fn handle(
     body: Body,
 ) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
+    // the study addressed becomes the key (and Retrieve URL) of what is stored
+    if let Some(problem) = study.as_deref().and_then(arc_model::uid_problem) {
+        return Err(ApiError::BadRequest(format!(
+            "the Study Instance UID {:?} of the request path {problem} (PS3.5 9.1)",
+            study.as_deref().unwrap_or_default()
+        )));
+    }
     let (coerced, accept_param) = coercions(query.as_deref())?;
     let format = accept::structured(&headers, accept_param.as_deref(), true)?;
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).ok_or_else(|| {

@@ -119,6 +119,15 @@ pub(crate) async fn store(
             date: date.clone(),
             time: time.clone(),
         };
+        if let Some(reason) = invalid_uid(&ds) {
+            outcomes.push(Err(PartResult::Failed {
+                sop_class_uid: None,
+                sop_instance_uid: None,
+                status: CANNOT_UNDERSTAND,
+                reason,
+            }));
+            continue;
+        }
         let (bulk, parts) = (bulk.clone(), bulk_parts.clone());
         let built = tokio::task::spawn_blocking(move || {
             let mut too_big = None;
@@ -168,4 +177,56 @@ pub(crate) async fn store(
         });
     }
     Ok(outcomes)
+}
+
+/// The UIDs of a metadata data set the instance is keyed by.
+const KEY_UIDS: [(&str, &str); 4] = [
+    ("0020000D", "StudyInstanceUID"),
+    ("0020000E", "SeriesInstanceUID"),
+    ("00080018", "SOPInstanceUID"),
+    ("00080016", "SOPClassUID"),
+];
+
+/// Why a data set's UIDs cannot key an instance (PS3.5 9.1; empty ones are supplemented),
+/// named before the object is built (the built object's meta group would refuse some of
+/// them less clearly); the parser checks the built object again.
+fn invalid_uid(ds: &serde_json::Value) -> Option<String> {
+    KEY_UIDS.iter().find_map(|(tag, keyword)| {
+        let value = ds.get(*tag)?.get("Value")?.get(0)?;
+        let uid = value.as_str().map(|s| s.trim_end_matches(['\0', ' ']));
+        let problem = match uid {
+            // an empty value is supplemented, as a missing one
+            Some("") => return None,
+            Some(u) => arc_model::uid_problem(u)?,
+            None if value.is_null() => return None,
+            None => "is not a string",
+        };
+        let shown: String = value.to_string().chars().take(80).collect();
+        Some(format!("invalid {keyword} {shown}: {problem} (PS3.5 9.1)"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_uids_are_checked_by_name() {
+        let ds = |tag: &str, v: serde_json::Value| serde_json::json!({ tag: {"vr": "UI", "Value": [v]} });
+        assert_eq!(invalid_uid(&serde_json::json!({})), None);
+        assert_eq!(invalid_uid(&ds("0020000D", "1.2.03\0".into())), None);
+        let bad = invalid_uid(&ds("0020000D", "../../x".into())).unwrap();
+        assert!(
+            bad.starts_with("invalid StudyInstanceUID \"../../x\": "),
+            "{bad}"
+        );
+        assert!(invalid_uid(&ds("0020000E", "a/b".into()))
+            .unwrap()
+            .contains("SeriesInstanceUID"));
+        assert_eq!(invalid_uid(&ds("00080018", "".into())), None);
+        assert_eq!(invalid_uid(&ds("00080018", serde_json::Value::Null)), None);
+        assert!(invalid_uid(&ds("00080016", 12.into()))
+            .unwrap()
+            .contains("SOPClassUID 12: is not a string"));
+    }
 }

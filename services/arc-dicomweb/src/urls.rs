@@ -41,14 +41,49 @@ pub(crate) fn retrieve_url(
     series: Option<&str>,
     instance: Option<&str>,
 ) -> String {
-    let mut url = format!("{base}/studies/{study}");
+    let mut url = format!("{base}/studies/{}", segment(study));
     if let Some(se) = series {
         url.push_str("/series/");
-        url.push_str(se);
+        url.push_str(&segment(se));
         if let Some(i) = instance {
             url.push_str("/instances/");
-            url.push_str(i);
+            url.push_str(&segment(i));
         }
     }
     url
+}
+
+/// A UID as one path segment. STOW-RS stores only valid UIDs (digits and dots, which stay
+/// as they are); anything else a log may hold from before is percent-encoded (RFC 3986
+/// 2.1), so it can never add segments to the URL.
+fn segment(uid: &str) -> std::borrow::Cow<'_, str> {
+    if arc_model::is_valid_uid(uid) {
+        return uid.into();
+    }
+    let mut out = String::with_capacity(uid.len() * 3);
+    for b in uid.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_that_are_no_uids_stay_one_segment() {
+        assert_eq!(
+            retrieve_url("http://h/rs", "1.2.3", Some("1.02"), Some("4")),
+            "http://h/rs/studies/1.2.3/series/1.02/instances/4"
+        );
+        assert_eq!(
+            retrieve_url("http://h/rs", "../../x", Some("a/b c"), None),
+            "http://h/rs/studies/%2E%2E%2F%2E%2E%2Fx/series/a%2Fb%20c"
+        );
+    }
 }
