@@ -65,7 +65,9 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_request_bytes.min(usize::MAX as u64) as usize;
     routes()
         .into_router()
-        .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .fallback(|uri: axum::http::Uri| async move {
+            ApiError::NotFound(format!("no resource at {} on this node", uri.path()))
+        })
         .layer(middleware::from_fn_with_state(state.clone(), min_sequence))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         // PS3.18 8.9: browsers' viewers call from other origins; errors carry CORS too
