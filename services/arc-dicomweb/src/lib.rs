@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::NotFound(format!("no resource at {} on this node", uri.path()))
         })
+        .layer(middleware::from_fn(head_as_get))
         .layer(middleware::from_fn_with_state(state.clone(), min_sequence))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         // PS3.18 8.9: browsers' viewers call from other origins; errors carry CORS too
@@ -248,6 +249,18 @@ async fn min_sequence(State(state): State<AppState>, mut req: Request, next: Nex
     let mut resp = next.run(req).await;
     add_lag(&state, &mut resp);
     resp
+}
+
+/// HEAD runs the GET handler as GET, so that its answer reaches axum's outermost route
+/// with the body it would have: an exact length becomes Content-Length, a streamed body
+/// (multipart retrieve, ZIP, bulk data) gets none, as its GET is chunked. Left to axum, the
+/// inner route empties the body first and the outer one then claims `content-length: 0`,
+/// which a HEAD answer must not say when the GET sends more (RFC 9110 9.3.2).
+async fn head_as_get(mut req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::HEAD {
+        *req.method_mut() = axum::http::Method::GET;
+    }
+    next.run(req).await
 }
 
 fn add_lag(state: &AppState, resp: &mut Response) {
