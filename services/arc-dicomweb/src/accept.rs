@@ -234,12 +234,12 @@ pub(crate) fn not_acceptable(ranges: &Ranges, offered: &str) -> ApiError {
     let sent = ranges.sent.as_deref().unwrap_or_default();
     if ranges.is_empty() {
         return ApiError::NotAcceptable(format!(
-            "Accept {sent:?} names no acceptable media range (q=0 excludes a range, and ranges that cannot be parsed are ignored); offered: {offered}"
+            "Accept \"{sent}\" names no acceptable media range (q=0 excludes a range, and ranges that cannot be parsed are ignored); offered: {offered}"
         ));
     }
     let asked: Vec<&str> = ranges.iter().map(|r| r.raw.as_str()).collect();
     ApiError::NotAcceptable(format!(
-        "cannot answer with any of [{}] (Accept {sent:?}); offered: {offered}",
+        "cannot answer with any of [{}] (Accept \"{sent}\"); offered: {offered}",
         asked.join(", ")
     ))
 }
