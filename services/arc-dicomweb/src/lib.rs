@@ -69,12 +69,14 @@ pub fn router(state: AppState) -> Router {
             ApiError::NotFound(format!("no resource at {} on this node", uri.path()))
         })
         // axum's own 405 has no body; say what went wrong (the Allow header lists the rest)
-        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
-            ApiError::MethodNotAllowed(format!(
-                "{method} is not served at {}; the Allow header lists the methods that are",
-                uri.path()
-            ))
-        })
+        .method_not_allowed_fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                ApiError::MethodNotAllowed(format!(
+                    "{method} is not served at {}; the Allow header lists the methods that are",
+                    uri.path()
+                ))
+            },
+        )
         .layer(middleware::from_fn(head_as_get))
         .layer(middleware::from_fn_with_state(state.clone(), min_sequence))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

@@ -4,9 +4,9 @@
 //! identifier is a list of key/value pairs too.
 
 use arc_model::dictionary::lookup;
+use arc_model::Level;
 use dicom_core::dictionary::DataDictionary;
 use dicom_dictionary_std::StandardDataDictionary;
-use arc_model::Level;
 
 use crate::matching::{combine_date_time, parse_filter};
 use crate::schema::{resolve_key, KeyRef, SORT_SUFFIX};

@@ -471,7 +471,11 @@ fn parse_errors_name_the_key() {
     assert_eq!(q.limit, Some(u64::MAX));
     // a DICOM keyword the index does not hold is a note, not an error
     let q = query(Study, &[("includefield", "ImageComments")]);
-    assert!(q.warnings.iter().any(|w| w.contains("ImageComments")), "{:?}", q.warnings);
+    assert!(
+        q.warnings.iter().any(|w| w.contains("ImageComments")),
+        "{:?}",
+        q.warnings
+    );
     let q = query(Series, &[("SeriesNumber", "+12")]);
     assert_eq!(q.filters.len(), 1);
     let long = "A".repeat(5000);
