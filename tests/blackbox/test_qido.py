@@ -404,3 +404,40 @@ def test_bad_requests_name_the_reason(archive):
     r = requests.get(f"{s.base}/studies", params={"accept": "image/png"})
     assert r.status_code == 406
     assert requests.get(f"{s.url}/health").status_code == 200
+
+
+def test_integer_values_includefield_names_and_huge_counts(archive):
+    s, files = archive
+    # PS3.5 6.2: an IS value is a whole number; 1.5 is a bad value (400), not one that matches
+    # nothing, while a whole number in another spelling still matches
+    numbered = [f for f in files if f.ds.get("SeriesNumber") not in (None, "")]
+    n = int(numbered[0].ds.SeriesNumber)
+    for bad in ["1.5", "1e3", f"{n}.5"]:
+        r = requests.get(f"{s.base}/series", params={"SeriesNumber": bad})
+        assert r.status_code == 400 and "SeriesNumber" in r.text and "integer" in r.text, (bad, r.text)
+    want = sorted({f.ds.SeriesInstanceUID for f in files if f.ds.get("SeriesNumber") not in (None, "") and int(f.ds.SeriesNumber) == n})
+    got = get(s, "series", SeriesNumber=f"+{n}", limit=1000).json()
+    assert sorted(values(d, "0020000E")[0] for d in got) == want
+    # includefield: a name that is neither a keyword nor a tag is 400, as in metadata; a DICOM
+    # keyword the index does not hold is accepted with a Warning
+    r = requests.get(f"{s.base}/studies", params={"includefield": "Nonsense"})
+    assert r.status_code == 400 and "Nonsense" in r.text, r.text
+    r = get(s, "studies", includefield="ImageComments", limit=1)
+    assert "ImageComments" in r.headers.get("Warning", ""), r.headers
+    # a limit beyond 64 bits is cut to the maximum like any large limit; such an offset is 400
+    r = get(s, "instances", limit="99999999999999999999")
+    assert len(r.json()) == MAX_LIMIT and r.headers["Warning"].startswith("299 ")
+    r = requests.get(f"{s.base}/instances", params={"offset": "99999999999999999999"})
+    assert r.status_code == 400 and "too large" in r.text, r.text
+
+
+def test_accept_with_only_q_zero_is_not_acceptable(archive):
+    s, _ = archive
+    # RFC 9110 12.5.1: q=0 means "not acceptable"; no Accept or */* gets the JSON default
+    for accept in ["application/dicom+json;q=0", "*/*;q=0", "garbage;;;==="]:
+        r = requests.get(f"{s.base}/studies", params={"limit": 1}, headers={"Accept": accept})
+        assert r.status_code == 406, (accept, r.status_code)
+        assert f'"{accept}"' in r.text and "offered: application/dicom+json" in r.text, r.text
+    for headers in [{}, {"Accept": "*/*"}]:
+        r = requests.get(f"{s.base}/studies", params={"limit": 1}, headers=headers)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/dicom+json")

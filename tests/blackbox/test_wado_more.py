@@ -216,3 +216,98 @@ def test_zip_as_stored_and_uncompressed(held):
         tolerance = 1 if d.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.51" else 0
         diff = got.pixel_array.astype(int) - d.pixel_array.astype(int)
         assert abs(diff).max() <= tolerance
+
+
+def test_q_zero_alone_is_not_acceptable_on_every_resource(held):
+    s, files = held
+    _, ds = files["CT_small.dcm"]
+    u = url(s, ds)
+    # RFC 9110 12.5.1: a range with q=0 is "not acceptable"; each resource reads Accept alike
+    for path, accept in [
+        ("", 'multipart/related; type="application/dicom"; q=0'),
+        ("/metadata", "application/dicom+json;q=0"),
+        ("/bulkdata", "multipart/related; type=application/octet-stream; q=0"),
+        ("/frames/1", "multipart/related; type=application/octet-stream;q=0"),
+        ("/rendered", "image/jpeg; q=0"),
+        ("/thumbnail", "image/jpeg; q=0"),
+        ("", "*/*;q=0"),
+        ("/rendered", "*/*;q=0"),
+        ("/metadata", "garbage;;;==="),
+        ("/rendered", "garbage;;;==="),
+    ]:
+        r = requests.get(u + path, headers={"Accept": accept, **ORIGIN})
+        assert r.status_code == 406, (path, accept, r.status_code)
+        assert f'"{accept}"' in r.text and "offered: " in r.text, r.text
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+    # no Accept, or */*, gets each resource's default
+    for path in ["", "/metadata", "/bulkdata", "/frames/1", "/rendered"]:
+        for headers in [{}, {"Accept": "*/*"}]:
+            assert requests.get(u + path, headers=headers).status_code == 200, (path, headers)
+
+
+def test_compressing_on_retrieve_is_refused_with_what_can_be_sent(held):
+    s, files = held
+    _, ds = files["CT_small.dcm"]
+    stored = ds.file_meta.TransferSyntaxUID
+    assert stored == EXPLICIT_LE  # the case of the report: an uncompressed object
+    jpeg = "1.2.840.10008.1.2.4.50"
+    for level in ["instance", "series", "study"]:
+        r = requests.get(url(s, ds, level), headers={"Accept": f'multipart/related; type="application/dicom"; transfer-syntax={jpeg}'})
+        assert r.status_code == 406, (level, r.status_code)
+        assert "does not compress" in r.text and "cannot decode" not in r.text, r.text
+        assert f"stored in {stored}" in r.text and f"offered: transfer-syntax=* (as stored), {EXPLICIT_LE}" in r.text, r.text
+    # WADO-URI says the same with its parameter's name
+    r = requests.get(f"{s.url}/aets/ARCSTREAM/wado", params={
+        "requestType": "WADO", "studyUID": ds.StudyInstanceUID, "seriesUID": ds.SeriesInstanceUID,
+        "objectUID": ds.SOPInstanceUID, "contentType": "application/dicom", "transferSyntax": jpeg})
+    assert r.status_code == 406 and "does not compress" in r.text and "transferSyntax=*" in r.text, r.text
+
+
+def test_head_claims_no_length_the_get_does_not_send(held):
+    s, files = held
+    _, ds = files["CT_small.dcm"]
+    dicom = {"Accept": 'multipart/related; type="application/dicom"'}
+    for u, headers in [
+        (url(s, ds, "instance"), dicom),
+        (url(s, ds, "series"), dicom),
+        (url(s, ds, "study"), dicom),
+        (url(s, ds, "study"), {"Accept": "application/zip"}),
+        (url(s, ds, "instance") + "/bulkdata", {}),
+        (url(s, ds, "series") + "/bulkdata", {}),
+        (url(s, ds, "instance") + "/metadata", {}),
+        (url(s, ds, "instance") + "/frames/1", {}),
+        (url(s, ds, "instance") + "/rendered", {}),
+    ]:
+        got = requests.get(u, headers=headers)
+        head = requests.head(u, headers=headers)
+        assert got.status_code == head.status_code == 200, (u, got.status_code, head.status_code)
+        assert len(got.content) > 0
+        # RFC 9110 9.3.2: a HEAD answer's Content-Length, when present, is the GET's
+        if "Content-Length" in head.headers:
+            assert int(head.headers["Content-Length"]) == len(got.content), (u, head.headers)
+        if "Content-Length" not in got.headers:
+            assert "Content-Length" not in head.headers, (u, head.headers)
+        assert head.headers["Content-Type"].split(";")[0] == got.headers["Content-Type"].split(";")[0]
+
+
+def test_errors_say_what_and_where(held):
+    s, files = held
+    _, ds = files["CT_small.dcm"]
+    r = requests.get(f"{s.base}/studies/abc", headers=ORIGIN)
+    assert r.status_code == 404 and r.text.strip() == "study abc not found", r.text
+    r = requests.get(f"{url(s, ds, 'series')}/instances/1.2.3/metadata")
+    assert r.status_code == 404
+    assert r.text.strip() == f"instance 1.2.3 not found in series {ds.SeriesInstanceUID} of study {ds.StudyInstanceUID}"
+    r = requests.get(f"{s.url}/aets/ARCSTREAM/wado", params={
+        "requestType": "WADO", "studyUID": "1.2.3", "seriesUID": ds.SeriesInstanceUID,
+        "objectUID": ds.SOPInstanceUID, "contentType": "application/dicom"})
+    assert r.status_code == 404 and f"instance {ds.SOPInstanceUID} not found in series" in r.text and "study 1.2.3" in r.text, r.text
+    r = requests.get(f"{s.url}/no/such/path")
+    assert r.status_code == 404 and "/no/such/path" in r.text
+    # 405 has a reason and CORS like every answer; Allow lists what is served
+    r = requests.delete(f"{s.base}/studies", headers=ORIGIN)
+    assert r.status_code == 405 and "DELETE" in r.text and "GET" in r.headers["Allow"]
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    # a path segment that cannot be read is a 400 with a reason and CORS
+    r = requests.get(f"{s.base}/studies/%ff/metadata", headers=ORIGIN)
+    assert r.status_code == 400 and r.text.strip() and r.headers["Access-Control-Allow-Origin"] == "*"

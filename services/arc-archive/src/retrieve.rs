@@ -9,8 +9,8 @@ use std::sync::Arc;
 /// Errors of reading stored objects.
 #[derive(Debug, thiserror::Error)]
 pub enum RetrieveError {
-    /// Nothing matches.
-    #[error("{0} not found")]
+    /// Nothing matches; the text says what was not found and where.
+    #[error("{0}")]
     NotFound(String),
     /// The projection could not be read.
     #[error(transparent)]
@@ -28,6 +28,16 @@ pub enum RetrieveError {
 pub struct Retrieve {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) state: StateReader,
+}
+
+/// The sentence a 404 carries: what was not found, and where it was looked for.
+fn not_found(study: &str, series: Option<&str>, instance: Option<&str>) -> String {
+    match (series, instance) {
+        (Some(s), Some(i)) => format!("instance {i} not found in series {s} of study {study}"),
+        (None, Some(i)) => format!("instance {i} not found in study {study}"),
+        (Some(s), None) => format!("series {s} not found in study {study}"),
+        (None, None) => format!("study {study} not found"),
+    }
 }
 
 impl Retrieve {
@@ -50,12 +60,7 @@ impl Retrieve {
             None => self.state.instances_of(study, series)?,
         };
         if found.is_empty() {
-            let what = match (series, instance) {
-                (_, Some(i)) => format!("instance {i}"),
-                (Some(s), None) => format!("series {s}"),
-                _ => format!("study {study}"),
-            };
-            return Err(RetrieveError::NotFound(what));
+            return Err(RetrieveError::NotFound(not_found(study, series, instance)));
         }
         Ok(found)
     }
@@ -86,7 +91,7 @@ impl Retrieve {
             (Some(se), None) => self.state.series(se)?.map(|r| (r.seq, r.modified)),
             (None, None) => self.state.study(study)?.map(|r| (r.seq, r.modified)),
         };
-        found.ok_or_else(|| RetrieveError::NotFound(format!("study {study}")))
+        found.ok_or_else(|| RetrieveError::NotFound(not_found(study, series, instance)))
     }
 
     /// The stored header of an instance as DICOM JSON (bulk data as relative BulkDataURIs).
@@ -139,4 +144,22 @@ fn decompress(packed: &[u8]) -> std::io::Result<Vec<u8>> {
             None => zstd::bulk::decompress(packed, 1 << 30),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_found;
+
+    #[test]
+    fn not_found_says_what_and_where() {
+        assert_eq!(not_found("abc", None, None), "study abc not found");
+        assert_eq!(
+            not_found("1", Some("2"), None),
+            "series 2 not found in study 1"
+        );
+        assert_eq!(
+            not_found("1", Some("2"), Some("3")),
+            "instance 3 not found in series 2 of study 1"
+        );
+    }
 }

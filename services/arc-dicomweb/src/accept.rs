@@ -37,6 +37,14 @@ impl TsChoice {
         }
     }
 
+    /// The syntaxes asked for, for messages.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            TsChoice::AsStored => "the stored syntax".into(),
+            TsChoice::Listed(list) => list.join(", "),
+        }
+    }
+
     fn merge(&mut self, other: TsChoice) {
         match (self as &mut TsChoice, other) {
             (TsChoice::AsStored, _) => {}
@@ -50,6 +58,43 @@ impl TsChoice {
             }
         }
     }
+}
+
+/// Why objects stored in `stored` cannot be sent in `asked`, and what can be sent: the stored
+/// syntax (`{param}=*`) and, when every stored syntax can be decoded, the uncompressed
+/// `natives`. Compressing on retrieve is not offered. Shared by WADO-RS and WADO-URI.
+pub(crate) fn syntax_not_offered(
+    what: &str,
+    stored: &[&str],
+    asked: &str,
+    param: &str,
+    natives: &[&str],
+) -> ApiError {
+    let mut stored: Vec<&str> = stored.to_vec();
+    stored.sort_unstable();
+    stored.dedup();
+    let undecodable: Vec<&str> = stored
+        .iter()
+        .copied()
+        .filter(|t| !arc_dicom::can_decode(t))
+        .collect();
+    let why = if undecodable.is_empty() {
+        "this archive does not compress on retrieve".to_string()
+    } else {
+        format!(
+            "this archive does not compress on retrieve and cannot decode {}",
+            undecodable.join(", ")
+        )
+    };
+    let mut offered = vec![format!("{param}=* (as stored)")];
+    if undecodable.is_empty() {
+        offered.extend(natives.iter().map(|t| t.to_string()));
+    }
+    ApiError::NotAcceptable(format!(
+        "{what} stored in {} and cannot be sent in {asked} ({why}); offered: {}",
+        stored.join(", "),
+        offered.join(", ")
+    ))
 }
 
 /// One media range of the request with its quality.
@@ -82,16 +127,50 @@ impl Range {
     }
 }
 
+/// The media ranges of a request, best first, and what the client sent.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ranges {
+    list: Vec<Range>,
+    /// The Accept text as sent (header values or the `accept` parameter); `None` when the
+    /// request states no preference.
+    sent: Option<String>,
+}
+
+impl Ranges {
+    /// Whether the request states no preference (no Accept, or an empty one): the resource's
+    /// default answers. A header whose ranges all have q=0 (or cannot be parsed) is not
+    /// this: RFC 9110 12.5.1 makes q=0 "not acceptable", so it gets 406 like any other miss.
+    pub(crate) fn unspecified(&self) -> bool {
+        self.sent.is_none()
+    }
+}
+
+impl std::ops::Deref for Ranges {
+    type Target = [Range];
+    fn deref(&self) -> &[Range] {
+        &self.list
+    }
+}
+
+impl<'a> IntoIterator for &'a Ranges {
+    type Item = &'a Range;
+    type IntoIter = std::slice::Iter<'a, Range>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
 /// The media ranges of the request, best first (stable for equal q; q=0 dropped). The
-/// `accept` query parameter replaces the header when present (PS3.18 8.3.3.1).
-pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Vec<Range> {
+/// `accept` query parameter replaces the header when present (PS3.18 8.3.3.1). Every
+/// resource negotiates through this, so q=0 and `*/*` mean the same everywhere.
+pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Ranges {
     let values: Vec<String> = match accept_param {
         Some(p) if !p.trim().is_empty() => vec![p.to_string()],
         _ => headers
             .get_all("accept")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_string)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .filter(|v| !v.trim().is_empty())
             .collect(),
     };
     let mut out = Vec::new();
@@ -115,13 +194,10 @@ pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Vec<Ran
         }
     }
     out.sort_by(|a, b| b.q.partial_cmp(&a.q).unwrap_or(std::cmp::Ordering::Equal));
-    out
-}
-
-/// Whether the request names no media range at all (anything goes).
-fn unspecified(headers: &HeaderMap, accept_param: Option<&str>) -> bool {
-    accept_param.is_none_or(|p| p.trim().is_empty())
-        && headers.get_all("accept").iter().next().is_none()
+    Ranges {
+        list: out,
+        sent: (!values.is_empty()).then(|| values.join(", ")),
+    }
 }
 
 /// Splits a header value at the commas that separate media ranges, not those inside quotes.
@@ -153,10 +229,17 @@ fn ts_of(r: &Range, default: TsChoice) -> TsChoice {
     }
 }
 
-fn not_acceptable(ranges: &[Range], offered: &str) -> ApiError {
+/// The 406 of every resource: what the client sent and what is offered.
+pub(crate) fn not_acceptable(ranges: &Ranges, offered: &str) -> ApiError {
+    let sent = ranges.sent.as_deref().unwrap_or_default();
+    if ranges.is_empty() {
+        return ApiError::NotAcceptable(format!(
+            "Accept \"{sent}\" names no acceptable media range (q=0 excludes a range, and ranges that cannot be parsed are ignored); offered: {offered}"
+        ));
+    }
     let asked: Vec<&str> = ranges.iter().map(|r| r.raw.as_str()).collect();
     ApiError::NotAcceptable(format!(
-        "cannot answer with any of [{}]; offered: {offered}",
+        "cannot answer with any of [{}] (Accept \"{sent}\"); offered: {offered}",
         asked.join(", ")
     ))
 }
@@ -179,10 +262,10 @@ pub(crate) fn retrieve_format(
     accept_param: Option<&str>,
 ) -> Result<RetrieveFormat, ApiError> {
     let default = TsChoice::Listed(vec![EXPLICIT_LE.to_string()]);
-    if unspecified(headers, accept_param) {
+    let ranges = ranges(headers, accept_param);
+    if ranges.unspecified() {
         return Ok(RetrieveFormat::Multipart(default));
     }
-    let ranges = ranges(headers, accept_param);
     let kind = |r: &Range| -> Option<bool> {
         match r.essence().as_str() {
             "multipart/related" => match r.multipart_type().as_deref() {
@@ -259,10 +342,10 @@ pub(crate) fn structured(
     accept_param: Option<&str>,
     xml: bool,
 ) -> Result<Structured, ApiError> {
-    if unspecified(headers, accept_param) {
+    let ranges = ranges(headers, accept_param);
+    if ranges.unspecified() {
         return Ok(Structured::Json);
     }
-    let ranges = ranges(headers, accept_param);
     for r in &ranges {
         match r.essence().as_str() {
             "application/dicom+json" | "application/json" | "*/*" | "application/*" => {
@@ -311,13 +394,13 @@ pub(crate) fn bulk(
     headers: &HeaderMap,
     accept_param: Option<&str>,
 ) -> Result<BulkChoice, ApiError> {
-    if unspecified(headers, accept_param) {
+    let ranges = ranges(headers, accept_param);
+    if ranges.unspecified() {
         return Ok(BulkChoice {
             octet_stream: true,
             compressed: vec!["*/*".into()],
         });
     }
-    let ranges = ranges(headers, accept_param);
     let mut choice = BulkChoice {
         octet_stream: false,
         compressed: Vec::new(),
@@ -446,6 +529,70 @@ mod tests {
         };
         assert!(
             msg.contains("text/html") && msg.contains("offered: multipart/related"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn q_zero_alone_is_not_acceptable_everywhere() {
+        // RFC 9110 12.5.1: q=0 means "not acceptable"; only an absent (or empty) Accept
+        // gets the default
+        for v in [
+            "application/dicom+json;q=0",
+            "multipart/related; type=\"application/dicom\"; q=0",
+            "*/*;q=0",
+            "garbage;;;===",
+        ] {
+            assert!(retrieve_format(&h(v), None).is_err(), "{v}");
+            assert!(structured(&h(v), None, true).is_err(), "{v}");
+            assert!(bulk(&h(v), None).is_err(), "{v}");
+        }
+        assert!(retrieve_format(&h(" "), None).is_ok());
+        assert!(json(&h("*/*"), None).is_ok());
+        let ApiError::NotAcceptable(msg) = json(&h("garbage;;;==="), None).unwrap_err() else {
+            panic!()
+        };
+        assert!(
+            msg.contains("\"garbage;;;===\"") && msg.contains("offered: application/dicom+json"),
+            "{msg}"
+        );
+        let ApiError::NotAcceptable(msg) =
+            json(&h("text/html, application/json;q=0"), None).unwrap_err()
+        else {
+            panic!()
+        };
+        assert!(msg.contains("[text/html]") && msg.contains("q=0"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_refusal_names_what_can_be_sent() {
+        let ApiError::NotAcceptable(msg) = syntax_not_offered(
+            "the matching instance is",
+            &["1.2.840.10008.1.2.1"],
+            "1.2.840.10008.1.2.4.50",
+            "transfer-syntax",
+            &[EXPLICIT_LE],
+        ) else {
+            panic!()
+        };
+        assert!(
+            msg.contains("does not compress")
+                && msg.contains("offered: transfer-syntax=* (as stored), 1.2.840.10008.1.2.1")
+                && !msg.contains("cannot decode"),
+            "{msg}"
+        );
+        let ApiError::NotAcceptable(msg) = syntax_not_offered(
+            "the object is",
+            &["1.2.3.4.private"],
+            EXPLICIT_LE,
+            "transferSyntax",
+            &[EXPLICIT_LE],
+        ) else {
+            panic!()
+        };
+        assert!(
+            msg.contains("cannot decode 1.2.3.4.private")
+                && msg.ends_with("offered: transferSyntax=* (as stored)"),
             "{msg}"
         );
     }

@@ -13,6 +13,9 @@ pub enum ApiError {
     /// 404: no such resource or AE title.
     #[error("{0}")]
     NotFound(String),
+    /// 405: the resource exists but not with this method (`Allow` is added by axum).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// 406: no acceptable representation; the message names what is offered.
     #[error("{0}")]
     NotAcceptable(String),
@@ -35,6 +38,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -65,7 +65,19 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_request_bytes.min(usize::MAX as u64) as usize;
     routes()
         .into_router()
-        .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .fallback(|uri: axum::http::Uri| async move {
+            ApiError::NotFound(format!("no resource at {} on this node", uri.path()))
+        })
+        // axum's own 405 has no body; say what went wrong (the Allow header lists the rest)
+        .method_not_allowed_fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                ApiError::MethodNotAllowed(format!(
+                    "{method} is not served at {}; the Allow header lists the methods that are",
+                    uri.path()
+                ))
+            },
+        )
+        .layer(middleware::from_fn(head_as_get))
         .layer(middleware::from_fn_with_state(state.clone(), min_sequence))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         // PS3.18 8.9: browsers' viewers call from other origins; errors carry CORS too
@@ -246,6 +258,18 @@ async fn min_sequence(State(state): State<AppState>, mut req: Request, next: Nex
     let mut resp = next.run(req).await;
     add_lag(&state, &mut resp);
     resp
+}
+
+/// HEAD runs the GET handler as GET, so that its answer reaches axum's outermost route
+/// with the body it would have: an exact length becomes Content-Length, a streamed body
+/// (multipart retrieve, ZIP, bulk data) gets none, as its GET is chunked. Left to axum, the
+/// inner route empties the body first and the outer one then claims `content-length: 0`,
+/// which a HEAD answer must not say when the GET sends more (RFC 9110 9.3.2).
+async fn head_as_get(mut req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::HEAD {
+        *req.method_mut() = axum::http::Method::GET;
+    }
+    next.run(req).await
 }
 
 fn add_lag(state: &AppState, resp: &mut Response) {

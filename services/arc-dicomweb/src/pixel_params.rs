@@ -132,7 +132,7 @@ pub(crate) fn image_format(
     default: ImageFormat,
 ) -> Result<ImageFormat, ApiError> {
     let ranges = accept::ranges(headers, accept_param);
-    if ranges.is_empty() {
+    if ranges.unspecified() {
         return Ok(default);
     }
     // best first, q=0 left out (accept::ranges)
@@ -149,14 +149,10 @@ pub(crate) fn image_format(
             return Ok(default);
         }
     }
-    Err(ApiError::NotAcceptable(format!(
-        "cannot answer with any of [{}]; offered: image/jpeg, image/png, image/gif",
-        ranges
-            .iter()
-            .map(|r| r.raw.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )))
+    Err(accept::not_acceptable(
+        &ranges,
+        "image/jpeg, image/png, image/gif",
+    ))
 }
 
 /// A frame list `1,3,5` (PS3.18 8.3.5.1.1 uses 1-based frame numbers).

@@ -145,14 +145,28 @@ async fn retrieve(
         RetrieveFormat::Multipart(c) | RetrieveFormat::Zip(c) => c.clone(),
     };
     let total = selected.len();
+    let stored: Vec<String> = selected
+        .iter()
+        .map(|(_, r)| r.transfer_syntax.clone())
+        .collect();
     let mut plan: Vec<(String, InstanceRec, String)> = selected
         .into_iter()
         .filter_map(|(sop, rec)| choice.pick(&rec.transfer_syntax).map(|ts| (sop, rec, ts)))
         .collect();
     if plan.is_empty() {
-        return Err(ApiError::NotAcceptable(format!(
-            "the {total} matching instance(s) are stored in a transfer syntax this archive cannot decode and cannot be sent in the accepted one; ask for transfer-syntax=*"
-        )));
+        let what = if total == 1 {
+            "the matching instance is".to_string()
+        } else {
+            format!("the {total} matching instances are")
+        };
+        let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
+        return Err(accept::syntax_not_offered(
+            &what,
+            &stored,
+            &choice.describe(),
+            "transfer-syntax",
+            &[accept::EXPLICIT_LE],
+        ));
     }
     if (total, plan.len()) == (1, 1)
         && (plan[0].2 != plan[0].1.transfer_syntax || !plan[0].1.overrides().is_empty())

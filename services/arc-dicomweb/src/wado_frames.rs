@@ -41,9 +41,9 @@ enum Plan {
 }
 
 /// Chooses how to send frames of an object stored in `stored` from the client's ranges.
-fn plan(ranges: &[accept::Range], stored: &str) -> Result<Plan, ApiError> {
+fn plan(ranges: &accept::Ranges, stored: &str) -> Result<Plan, ApiError> {
     let stored_type = frame_media_type(stored);
-    if ranges.is_empty() {
+    if ranges.unspecified() {
         return Ok(Plan::Native);
     }
     // ranges come best first, q=0 left out (accept::ranges)
@@ -84,12 +84,7 @@ fn plan(ranges: &[accept::Range], stored: &str) -> Result<Plan, ApiError> {
             "multipart/related; type=\"{t}\"; transfer-syntax={stored} (as stored)"
         ));
     }
-    let asked: Vec<&str> = ranges.iter().map(|r| r.raw.as_str()).collect();
-    Err(ApiError::NotAcceptable(format!(
-        "cannot answer with any of [{}]; offered: {}",
-        asked.join(", "),
-        offered.join(", ")
-    )))
+    Err(accept::not_acceptable(ranges, &offered.join(", ")))
 }
 
 /// GET …/instances/{instance}/frames/{frames}
@@ -203,7 +198,7 @@ pub(crate) async fn render_frames(
 mod tests {
     use super::*;
 
-    fn r(v: &[&str]) -> Vec<accept::Range> {
+    fn r(v: &[&str]) -> accept::Ranges {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, v.join(", ").parse().unwrap());
         accept::ranges(&h, None)
@@ -211,7 +206,12 @@ mod tests {
 
     #[test]
     fn plans_follow_the_accept_ranges() {
-        assert_eq!(plan(&[], ts::JPEG_2000).unwrap(), Plan::Native);
+        assert_eq!(
+            plan(&accept::Ranges::default(), ts::JPEG_2000).unwrap(),
+            Plan::Native
+        );
+        // q=0 on every range is "not acceptable" (RFC 9110 12.5.1), not "anything"
+        assert!(plan(&r(&["image/jpeg;q=0"]), ts::JPEG_2000).is_err());
         assert_eq!(
             plan(
                 &r(&["multipart/related; type=\"application/octet-stream\""]),

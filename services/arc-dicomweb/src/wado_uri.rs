@@ -157,11 +157,13 @@ pub(crate) async fn wado(
             {
                 asked
             } else {
-                return Err(ApiError::NotAcceptable(format!(
-                    "object is stored in {} and cannot be sent in {asked}; offered: transferSyntax=* (as stored), {EXPLICIT_LE}, {}",
-                    rec.transfer_syntax,
-                    arc_dicom::ts::IMPLICIT_VR_LE
-                )));
+                return Err(crate::accept::syntax_not_offered(
+                    "the object is",
+                    &[&rec.transfer_syntax],
+                    &asked,
+                    "transferSyntax",
+                    arc_dicom::pixels::NATIVE_TARGETS,
+                ));
             };
             let bytes = wado::instance_in(&retrieve, &rec, &ts).await?;
             Ok((

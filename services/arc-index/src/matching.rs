@@ -176,6 +176,16 @@ fn parse_one(key: &str, vr: &str, v: &str, fuzzy: bool) -> Result<Matching, Quer
             no_wildcard(v)?;
             Ok(Matching::Single(v.to_string()))
         }
+        // PS3.5 6.2: an IS value is a whole number written in digits; `1.5` is not one, so
+        // it is a bad key rather than one that matches nothing. (Binary integers such as
+        // Rows keep matching `512.0` by value: they have no text form to hold to.)
+        "IS" if !is_integer_text(v) => {
+            no_wildcard(v)?;
+            Err(QueryError::new(
+                key,
+                format!("{v:?} is not an integer (VR {vr}, PS3.5 6.2)"),
+            ))
+        }
         _ if is_numeric(vr) => {
             no_wildcard(v)?;
             norm_number(v)
@@ -195,6 +205,13 @@ fn parse_one(key: &str, vr: &str, v: &str, fuzzy: bool) -> Result<Matching, Quer
         }
         _ => Ok(Matching::Single(v.to_string())),
     }
+}
+
+/// An optionally signed run of digits, as an integer string (PS3.5 6.2, IS) is written.
+fn is_integer_text(v: &str) -> bool {
+    let t = v.trim();
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn check_wildcards(key: &str, pattern: &str) -> Result<(), QueryError> {

@@ -5,6 +5,8 @@
 
 use arc_model::dictionary::lookup;
 use arc_model::Level;
+use dicom_core::dictionary::DataDictionary;
+use dicom_dictionary_std::StandardDataDictionary;
 
 use crate::matching::{combine_date_time, parse_filter};
 use crate::schema::{resolve_key, KeyRef, SORT_SUFFIX};
@@ -133,8 +135,9 @@ pub fn parse_qido(level: Level, params: &[(String, String)]) -> Result<QidoQuery
     for (key, value) in params {
         let key = key.trim();
         match key {
-            "limit" => q.limit = Some(parse_count(key, value)?),
-            "offset" => q.offset = parse_count(key, value)?,
+            // a limit beyond any count asks for everything: it is cut to the maximum later
+            "limit" => q.limit = Some(parse_count(key, value, true)?),
+            "offset" => q.offset = parse_count(key, value, false)?,
             "includefield" => parse_includefield(&mut q, value)?,
             "fuzzymatching" => {
                 q.fuzzymatching = match value.trim() {
@@ -165,11 +168,24 @@ pub fn parse_qido(level: Level, params: &[(String, String)]) -> Result<QidoQuery
     Ok(q)
 }
 
-fn parse_count(key: &str, value: &str) -> Result<u64, QueryError> {
-    value
-        .trim()
-        .parse::<u64>()
-        .map_err(|_| QueryError::new(key, format!("{value:?} is not a non-negative integer")))
+/// A non-negative integer; one too large for 64 bits is `u64::MAX` when `saturate`, else
+/// an error saying so.
+fn parse_count(key: &str, value: &str, saturate: bool) -> Result<u64, QueryError> {
+    let v = value.trim();
+    match v.parse::<u64>() {
+        Ok(n) => Ok(n),
+        Err(_) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            if saturate {
+                Ok(u64::MAX)
+            } else {
+                Err(QueryError::new(key, format!("{value:?} is too large")))
+            }
+        }
+        Err(_) => Err(QueryError::new(
+            key,
+            format!("{value:?} is not a non-negative integer"),
+        )),
+    }
 }
 
 /// `orderby=[-]attribute[,…]`, repeatable: top-level attributes of this level or above.
@@ -220,7 +236,7 @@ fn parse_includefield(q: &mut QidoQuery, value: &str) -> Result<(), QueryError> 
             None if top.len() == 8 && top.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 top.to_ascii_uppercase()
             }
-            None if top.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            None if StandardDataDictionary.by_name(top).is_some() => {
                 // A keyword the archive does not index: it can never be returned.
                 q.warnings
                     .push(format!("includefield {part} is not supported"));

@@ -68,8 +68,14 @@ impl Switch {
 
     fn service(&self) -> Router {
         let switch = self.clone();
-        Router::new().fallback(move |req: Request| {
+        Router::new().fallback(move |mut req: Request| {
             let current = switch.0.read().expect("router switch").clone();
+            // HEAD goes in as GET: this fallback route answers HEAD itself (a length only
+            // when the GET's body has one, then no body), so no inner route may empty the
+            // body first and make this one claim `content-length: 0` (RFC 9110 9.3.2)
+            if req.method() == axum::http::Method::HEAD {
+                *req.method_mut() = axum::http::Method::GET;
+            }
             async move { current.oneshot(req).await }
         })
     }

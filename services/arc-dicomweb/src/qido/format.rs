@@ -26,13 +26,13 @@ pub(crate) enum Format {
 
 /// The format of the most preferred acceptable range of the `accept` query parameter, which
 /// replaces the Accept header when present (PS3.18 8.3.3.1), else of the Accept header;
-/// JSON when neither says anything. Ranges are read by [`accept::ranges`] (best first).
+/// JSON when neither says anything (ranges all with q=0 are a 406, RFC 9110 12.5.1). Ranges are read by [`accept::ranges`] (best first).
 pub(crate) fn negotiate(
     headers: &HeaderMap,
     accept_param: Option<&str>,
 ) -> Result<Format, ApiError> {
     let ranges = accept::ranges(headers, accept_param);
-    if ranges.is_empty() {
+    if ranges.unspecified() {
         return Ok(Format::Json);
     }
     for range in &ranges {
@@ -54,11 +54,7 @@ pub(crate) fn negotiate(
         };
         return Ok(format);
     }
-    let asked: Vec<&str> = ranges.iter().map(|r| r.raw.as_str()).collect();
-    Err(ApiError::NotAcceptable(format!(
-        "cannot answer with any of [{}]; offered: {OFFERED}",
-        asked.join(", ")
-    )))
+    Err(accept::not_acceptable(&ranges, OFFERED))
 }
 
 /// A rendered answer: its Content-Type and body.

@@ -451,11 +451,33 @@ fn parse_errors_name_the_key() {
         (Study, "offset", "-1"),
         (Study, "fuzzymatching", "maybe"),
         (Study, "includefield", "not a keyword!"),
+        (Study, "includefield", "Nonsense"),
+        (Series, "SeriesNumber", "1.5"),
+        (Series, "SeriesNumber", "1e3"),
+        (Study, "offset", "99999999999999999999"),
     ] {
         let e = err(level, &[(key, value)]);
         assert_eq!(e.key, key, "{key}={value}: {e}");
         assert!(e.to_string().starts_with(&format!("{key}: ")), "{e}");
     }
+    assert!(err(Series, &[("SeriesNumber", "1.5")])
+        .to_string()
+        .contains("not an integer"));
+    assert!(err(Study, &[("offset", "99999999999999999999")])
+        .to_string()
+        .contains("too large"));
+    // a limit beyond 64 bits asks for everything (cut to the maximum by the caller)
+    let q = query(Study, &[("limit", "99999999999999999999")]);
+    assert_eq!(q.limit, Some(u64::MAX));
+    // a DICOM keyword the index does not hold is a note, not an error
+    let q = query(Study, &[("includefield", "ImageComments")]);
+    assert!(
+        q.warnings.iter().any(|w| w.contains("ImageComments")),
+        "{:?}",
+        q.warnings
+    );
+    let q = query(Series, &[("SeriesNumber", "+12")]);
+    assert_eq!(q.filters.len(), 1);
     let long = "A".repeat(5000);
     assert_eq!(err(Study, &[("PatientName", &long)]).key, "PatientName");
     assert_eq!(
