@@ -109,12 +109,14 @@ impl S3Options {
                     })
                 }
                 "region" if !value.is_empty() => opts.region = Some(value.into_owned()),
-                _ => return Err(bad(
-                    rest,
-                    &format!(
+                _ => {
+                    return Err(bad(
+                        rest,
+                        &format!(
                         "unknown or empty parameter {name:?} (known: endpoint, path_style, region)"
                     ),
-                )),
+                    ))
+                }
             }
         }
         Ok(opts)
