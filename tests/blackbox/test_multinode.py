@@ -366,3 +366,38 @@ def test_a_paused_broker_fails_writes_with_503_while_reads_go_on(tmp_path, s3):
     finally:
         os.kill(pid, signal.SIGCONT)
         cluster.kill_all()
+
+
+def test_bench_measures_the_distributed_mode(tmp_path, s3):
+    """`arcstream bench --distributed` on the test broker and S3 server, tiny sizes: both
+    columns get figures with a ratio, the projection lag and the fresh node's restore are
+    reported, and no request failed. Timings are printed, never asserted."""
+    from conftest import ROOT, binary
+    import re
+    import subprocess
+
+    unique = uuid.uuid4().hex[:8]
+    report = tmp_path / "bench.md"
+    run = subprocess.run(
+        [
+            binary(), "bench", "--peer", "none", "--distributed", "--nodes", "2",
+            "--instances", "40", "--concurrency", "1,2", "--queries", "10",
+            "--log", f"kafka://{broker()}/arc-bench-{unique}",
+            "--store", (f"s3://{s3['BUCKET']}/bench-{unique}?endpoint={s3['ENDPOINT']}"
+                        f"&path_style=true&region={s3['REGION']}"),
+            "--markdown", str(report),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    md = report.read_text()
+    assert "| metric | better | arcstream | arcstream ×2 (Kafka + S3) | arcstream / arcstream ×2 (Kafka + S3) |" in md, md
+    num = r"([0-9.]+)"
+    for metric in ["STOW-RS instances/s, 2 in flight", "QIDO-RS p50 ms, all shapes",
+                   "WADO-RS MB/s (whole studies), 1 in flight"]:
+        row = re.search(r"^\| " + re.escape(metric) + rf" \| (higher|lower) \| {num} \| {num} \| {num}× \|$", md, re.M)
+        assert row, f"no figures for {metric!r} in:\n{md}"
+    errors = re.search(r"^\| Errors \(failed requests, wrong result counts\) \| lower \| (\d+) \| (\d+) \|", md, re.M)
+    assert errors and errors.groups() == ("0", "0"), md
+    assert re.search(r"Projection lag under the STOW-RS load.*p50 \d+ ms, p99 \d+ ms", md), md
+    assert re.search(r"A fresh node served after [0-9.]+ s: restored the snapshot at \d+, replayed \d+ of the \d+ events", md), md

@@ -65,6 +65,10 @@ pub struct NodeConfig {
     /// bounds disk use per request, not memory; the default 4 GiB admits the 2 GB requests
     /// dcm4chee-arc-light accepts.
     pub max_request_bytes: u64,
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// connection may sit idle before its next request (milliseconds); then the connection
+    /// is closed. Bounds what slow or stalled clients hold open (slowloris).
+    pub header_read_timeout_ms: u64,
     /// This node's name in the snapshot lease, in manifests and in `/health`; `None`: the
     /// host name (see [`NodeConfig::node_id`]).
     pub node_id: Option<String>,
@@ -89,6 +93,7 @@ impl Default for NodeConfig {
             qido_default_limit: 1000,
             qido_max_limit: 10_000,
             max_request_bytes: 4 << 30,
+            header_read_timeout_ms: 30_000,
             node_id: None,
             snapshot_events: 10_000,
             ready_max_lag: 1000,
@@ -109,6 +114,7 @@ pub const KEYS: &[&str] = &[
     "qido_default_limit",
     "qido_max_limit",
     "max_request_bytes",
+    "header_read_timeout_ms",
     "node_id",
     "snapshot_events",
     "ready_max_lag",
@@ -127,6 +133,7 @@ struct FileConfig {
     qido_default_limit: Option<u64>,
     qido_max_limit: Option<u64>,
     max_request_bytes: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
     node_id: Option<String>,
     snapshot_events: Option<u64>,
     ready_max_lag: Option<u64>,
@@ -156,6 +163,7 @@ impl NodeConfig {
                 qido_default_limit,
                 qido_max_limit,
                 max_request_bytes,
+                header_read_timeout_ms,
                 node_id,
                 snapshot_events,
                 ready_max_lag,
@@ -176,6 +184,10 @@ impl NodeConfig {
                 (
                     "max_request_bytes",
                     max_request_bytes.map(|v| v.to_string()),
+                ),
+                (
+                    "header_read_timeout_ms",
+                    header_read_timeout_ms.map(|v| v.to_string()),
                 ),
                 ("node_id", node_id),
                 ("snapshot_events", snapshot_events.map(|v| v.to_string())),
@@ -231,6 +243,12 @@ impl NodeConfig {
             "qido_default_limit" => self.qido_default_limit = number()?,
             "qido_max_limit" => self.qido_max_limit = number()?,
             "max_request_bytes" => self.max_request_bytes = number()?,
+            "header_read_timeout_ms" => {
+                self.header_read_timeout_ms = match number()? {
+                    0 => return Err(invalid("expected at least 1 (milliseconds)")),
+                    n => n,
+                }
+            }
             "node_id" => {
                 let v = value.trim();
                 // It goes into logs, JSON and the lease object: printable, no spaces.
@@ -413,6 +431,13 @@ mod tests {
         cfg.set("aet", " PADDED ").unwrap();
         assert_eq!(cfg.aet, "PADDED");
         assert!(cfg.set("nonsense", "1").is_err());
+        let err = cfg
+            .set("header_read_timeout_ms", "0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("header_read_timeout_ms"), "{err}");
+        cfg.set("header_read_timeout_ms", "1500").unwrap();
+        assert_eq!(cfg.header_read_timeout_ms, 1500);
     }
 
     #[test]

@@ -38,7 +38,8 @@ enum Command {
 /// Settings without a flag, shown under `serve --help` so their variables can be found.
 const SERVE_AFTER_HELP: &str = "Settings without a flag (config file or environment): \
 write_wait_ms [env: ARCSTREAM_WRITE_WAIT_MS], qido_default_limit [env: ARCSTREAM_QIDO_DEFAULT_LIMIT], \
-qido_max_limit [env: ARCSTREAM_QIDO_MAX_LIMIT], max_request_bytes [env: ARCSTREAM_MAX_REQUEST_BYTES]. \
+qido_max_limit [env: ARCSTREAM_QIDO_MAX_LIMIT], max_request_bytes [env: ARCSTREAM_MAX_REQUEST_BYTES], \
+header_read_timeout_ms [env: ARCSTREAM_HEADER_READ_TIMEOUT_MS]. \
 Precedence, lowest first: defaults, the config file, ARCSTREAM_* variables, flags.";
 
 /// Node settings; each may also come from the config file or `ARCSTREAM_*` variables.

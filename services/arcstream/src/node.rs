@@ -9,7 +9,6 @@ use arc_projector::Projector;
 use axum::extract::Request;
 use axum::Router;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::future::IntoFuture;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -81,6 +80,76 @@ impl Switch {
     }
 }
 
+/// Serves `app` on `listener` until `stop`, then lets open requests finish. It is
+/// `axum::serve` (`ConnectInfo`, no upgrades: nothing here uses them) plus what that has no
+/// setting for:
+///
+/// * TCP_NODELAY: answers are streamed in many writes (multipart parts, chunks), and with
+///   Nagle's algorithm a small write waits for the client's delayed ACK (about 40 ms on
+///   Linux) on kept-alive connections;
+/// * a header read timeout: a client that sends its headers a byte at a time, or nothing, or
+///   a kept-alive connection left idle, is closed after `header_timeout` instead of holding a
+///   socket and a task for ever (slowloris).
+///
+/// HTTP/1.1 only: hyper-util's sniffing for cleartext HTTP/2 reads the first bytes with no
+/// timeout at all, and HTTP/2 and TLS belong to the proxy in front (docs/operations.md).
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // The peer gave up before we took the connection: nothing to do.
+                Err(e) if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                ) => continue,
+                // Out of file descriptors and the like: wait for some to close, not spin.
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot accept a connection; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let service = app
+            .clone()
+            .map_request(move |req: Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            });
+        let conn = builder.serve_connection(
+            TokioIo::new(tcp),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::trace!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
 /// Runs a node until Ctrl-C or SIGTERM.
 ///
 /// Order: the log and the store are checked; a node with a projection opens it and checks
@@ -123,23 +192,12 @@ pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let app = switch.service();
-    // Answers are streamed in many writes (multipart parts, chunks); with Nagle's algorithm a
-    // small write waits for the client's delayed ACK (about 40 ms on Linux) on kept-alive
-    // connections.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = tokio::spawn(
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(stopped(stop_rx.clone()))
-        .into_future(),
-    );
+    let server = tokio::spawn(serve_http(
+        listener,
+        switch.service(),
+        Duration::from_millis(cfg.header_read_timeout_ms),
+        stopped(stop_rx.clone()),
+    ));
     tracing::info!(%addr, aet = %cfg.aet, node_id = %node_id, log = %cfg.log_uri(), store = %cfg.store_uri(),
         "node started: /health answers, /ready once caught up with the log");
 
@@ -224,7 +282,7 @@ pub(crate) async fn serve(cfg: NodeConfig) -> Result<()> {
     );
     tokio::spawn(projector.clone().run(log.clone()));
 
-    server.await.context("the HTTP server task failed")??;
+    server.await.context("the HTTP server task failed")?;
     if let Some(p) = publisher {
         // Gives the lease up so another node takes over at once; bounded, it expires anyway.
         let _ = tokio::time::timeout(Duration::from_secs(5), p).await;

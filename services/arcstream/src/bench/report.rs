@@ -268,25 +268,31 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
         );
     }
 
-    let two = r.len() == 2;
-    if two {
-        let _ = writeln!(
-            s,
-            "| metric | better | {} | {} | {} / {} |",
-            r[0].name, r[1].name, r[0].name, r[1].name
-        );
-        let _ = writeln!(s, "|---|---|---:|---:|---:|");
-    } else {
-        let names: Vec<&str> = r.iter().map(|m| m.name.as_str()).collect();
-        let _ = writeln!(s, "| metric | better | {} |", names.join(" | "));
-        let _ = writeln!(s, "|---|---|{}", "---:|".repeat(r.len()));
-    }
+    // Every column but the last (the peer when there is one) gets its ratio to the last.
+    let names: Vec<&str> = r.iter().map(|m| m.name.as_str()).collect();
+    let (last, others) = names.split_last().expect("at least one server measured");
+    let ratio_heads: Vec<String> = others.iter().map(|n| format!("{n} / {last}")).collect();
+    let _ = writeln!(
+        s,
+        "| metric | better | {} |",
+        names
+            .iter()
+            .map(|n| n.to_string())
+            .chain(ratio_heads.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(
+        s,
+        "|---|---|{}",
+        "---:|".repeat(names.len() + ratio_heads.len())
+    );
     // Without the core group its rows would all be empty: leave them out.
     for row in rows(ctx)
         .into_iter()
         .filter(|r| ctx.core || r.values.iter().any(Option::is_some))
     {
-        let cells: Vec<String> = row
+        let mut cells: Vec<String> = row
             .values
             .iter()
             .map(|v| {
@@ -299,33 +305,26 @@ pub(crate) fn render(ctx: &Context<'_>) -> String {
                 })
             })
             .collect();
-        let better = match row.better {
-            Better::Higher => "higher",
-            Better::Lower => "lower",
-        };
-        if two {
-            let ratio = match (row.values[0], row.values[1]) {
+        let base = row.values[row.values.len() - 1];
+        for a in &row.values[..row.values.len() - 1] {
+            cells.push(match (*a, base) {
                 (Some(a), Some(b)) if b > 0.0 && a >= 0.0 && !row.count => {
                     format!("{}×", fmt_num(a / b))
                 }
                 _ => "—".into(),
-            };
-            let _ = writeln!(
-                s,
-                "| {} | {better} | {} | {} | {ratio} |",
-                row.metric, cells[0], cells[1]
-            );
-        } else {
-            let _ = writeln!(s, "| {} | {better} | {} |", row.metric, cells.join(" | "));
+            });
         }
+        let better = match row.better {
+            Better::Higher => "higher",
+            Better::Lower => "lower",
+        };
+        let _ = writeln!(s, "| {} | {better} | {} |", row.metric, cells.join(" | "));
     }
-    if two {
+    if !others.is_empty() {
         let _ = writeln!(
             s,
-            "\nThe ratio is {a} ÷ {b}: where higher is better a ratio above 1 favours {a}; where lower is better a \
-             ratio below 1 favours {a}.",
-            a = r[0].name,
-            b = r[1].name
+            "\nA ratio is that column ÷ {last}: where higher is better a ratio above 1 favours the \
+             column; where lower is better a ratio below 1 favours it."
         );
     }
 
