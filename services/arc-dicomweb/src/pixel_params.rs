@@ -70,7 +70,7 @@ pub(crate) fn parse_viewport(value: &str) -> Result<Viewport, ApiError> {
     if n.len() != 2 && n.len() != 6 {
         return Err(bad());
     }
-    let size = |v: f64| (v >= 1.0 && v <= 65535.0 && v.fract() == 0.0).then_some(v as u32);
+    let size = |v: f64| ((1.0..=65535.0).contains(&v) && v.fract() == 0.0).then_some(v as u32);
     let source = if n.len() == 6 {
         if n[4] == 0.0 || n[5] == 0.0 || n[2] < 0.0 || n[3] < 0.0 {
             return Err(bad());

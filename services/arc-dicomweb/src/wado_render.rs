@@ -25,7 +25,7 @@ fn frames_of(rec: &InstanceRec) -> Option<u32> {
         .get("00280008")
         .and_then(|a| a.first())
         .and_then(|v| v.trim().parse::<u32>().ok());
-    let has_rows = rec.attrs.get("00280010").is_some();
+    let has_rows = rec.attrs.contains_key("00280010");
     match (n, has_rows) {
         (Some(n), _) => Some(n),
         (None, true) => Some(1),

@@ -97,7 +97,7 @@ pub(crate) async fn wado(
         .get("00280008")
         .and_then(|a| a.first())
         .and_then(|v| v.trim().parse::<u32>().ok());
-    let is_image = frames.is_some() || rec.attrs.get("00280010").is_some();
+    let is_image = frames.is_some() || rec.attrs.contains_key("00280010");
     let default = if is_image && frames.unwrap_or(1) == 1 {
         Content::Image(ImageFormat::Jpeg)
     } else {

@@ -185,8 +185,10 @@ mod tests {
 
     #[test]
     fn past_4_gib_the_zip64_records_are_written() {
-        let mut z = ZipWriter::default();
-        z.offset = 5 << 30; // as if 5 GiB had gone before
+        let mut z = ZipWriter {
+            offset: 5 << 30, // as if 5 GiB had gone before
+            ..Default::default()
+        };
         let mut out = Vec::new();
         out.extend_from_slice(&z.start("a.dcm"));
         out.extend_from_slice(&z.data(Bytes::from_static(b"xy")));
@@ -207,7 +209,7 @@ mod tests {
         assert!(end64 < locator && locator < find(0x0605_4b50).unwrap());
         assert_eq!(
             u64::from_le_bytes(tail[end64 + 48..end64 + 56].try_into().unwrap()),
-            5 << 30 | 35 + 2 + 24
+            (5 << 30) | (35 + 2 + 24)
         );
     }
 }
