@@ -121,6 +121,37 @@ def test_conditional_gets_answer_304_with_cors(held):
     assert r.status_code == 404 and r.headers["Access-Control-Allow-Origin"] == "*"
 
 
+def test_conditional_gets_of_frames_rendered_and_thumbnails(held):
+    s, files = held
+    _, ds = files["CT_small.dcm"]
+    targets = [url(s, ds) + "/frames/1", url(s, ds) + "/frames/1/rendered", url(s, ds) + "/frames/1/thumbnail"]
+    for level in ("study", "series", "instance"):
+        targets += [url(s, ds, level) + "/rendered", url(s, ds, level) + "/thumbnail"]
+    for target in targets:
+        r = requests.get(target)
+        assert r.status_code == 200, (target, r.text)
+        etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
+        r2 = requests.get(target, headers={"If-None-Match": etag, **ORIGIN})
+        assert r2.status_code == 304 and r2.content == b"", target
+        assert r2.headers["ETag"] == etag and r2.headers["Access-Control-Allow-Origin"] == "*"
+        assert requests.get(target, headers={"If-Modified-Since": modified}).status_code == 304, target
+        assert requests.get(target, headers={"If-None-Match": '"0-0"'}).status_code == 200, target
+        # the same request again is the same representation
+        assert requests.get(target).headers["ETag"] == etag, target
+    # another window, another format, another frame: another ETag
+    inst = url(s, ds)
+    etags = {
+        requests.get(inst + "/rendered").headers["ETag"],
+        requests.get(inst + "/rendered", params={"window": "40,400,linear"}).headers["ETag"],
+        requests.get(inst + "/rendered", headers={"Accept": "image/png"}).headers["ETag"],
+        requests.get(inst + "/thumbnail").headers["ETag"],
+    }
+    assert len(etags) == 4, etags
+    # an error answer carries no validators
+    r = requests.get(inst + "/frames/2")
+    assert r.status_code == 404 and "ETag" not in r.headers
+
+
 def test_metadata_includefield_excludeprivate_and_xml(held):
     s, files = held
     _, ds = files["CT_small.dcm"]

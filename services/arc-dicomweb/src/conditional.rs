@@ -2,7 +2,7 @@
 //! resource (the same on every node) and the representation asked for; Last-Modified from
 //! that event's time; If-None-Match and If-Modified-Since answered with 304.
 
-use crate::ApiError;
+use crate::{ApiError, AppState};
 use arc_archive::Retrieve;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -63,4 +63,36 @@ impl Validators {
             resp.headers_mut().insert(header::LAST_MODIFIED, v);
         }
     }
+}
+
+/// Answers a GET of a derived representation (frames, rendered, thumbnail) conditionally:
+/// its validators are those of the resource (study, series or instance) and `variant` (what
+/// selects the representation: resource, query and Accept), so a 304 is answered without
+/// decoding anything. `answer` runs only when the client's copy is not current.
+pub(crate) async fn derived(
+    state: &AppState,
+    (study, series, instance): (&str, Option<&str>, Option<&str>),
+    variant: &str,
+    headers: &HeaderMap,
+    answer: impl std::future::Future<Output = Result<Response, ApiError>>,
+) -> Result<Response, ApiError> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let validators = Validators::of(
+        &state.archive.retrieve(),
+        study,
+        series,
+        instance,
+        &format!("{variant}\n{accept}"),
+    )?;
+    if let Some(not_modified) = validators.check(headers) {
+        return Ok(not_modified);
+    }
+    let mut resp = answer.await?;
+    if resp.status().is_success() {
+        validators.apply(&mut resp);
+    }
+    Ok(resp)
 }

@@ -7,7 +7,7 @@
 
 use crate::accept;
 use crate::pixel_params::{blocking, frame_list, query_pairs};
-use crate::{check_aet, ApiError, AppState};
+use crate::{check_aet, conditional, ApiError, AppState};
 use arc_dicom::pixels::{self, FrameData, ImageFormat, RenderParams};
 use arc_dicom::ts;
 use axum::extract::{Path, RawQuery, State};
@@ -95,6 +95,23 @@ pub(crate) async fn frames(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
+    let variant = format!("frames/{list}?{}", q.as_deref().unwrap_or(""));
+    let answer = frames_answer(
+        state.clone(),
+        (study.clone(), series.clone(), instance.clone(), list),
+        q,
+        headers.clone(),
+    );
+    let resource = (study.as_str(), Some(series.as_str()), Some(instance.as_str()));
+    conditional::derived(&state, resource, &variant, &headers, answer).await
+}
+
+async fn frames_answer(
+    state: AppState,
+    (study, series, instance, list): (String, String, String, String),
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let numbers = frame_list(&list)?;
     let pairs = query_pairs(&q);
     let accept_param = pairs

@@ -7,7 +7,7 @@
 //! of a series, the middle image of a study's first series that has images.
 
 use crate::pixel_params::{blocking, frame_list, image_format, query_pairs, render_params};
-use crate::{check_aet, wado_frames, ApiError, AppState};
+use crate::{check_aet, conditional, wado_frames, ApiError, AppState};
 use arc_dicom::pixels::{self, ImageFormat, RenderParams};
 use arc_projector::InstanceRec;
 use axum::extract::{Path, RawQuery, State};
@@ -55,8 +55,7 @@ async fn render_instance(
     .await
 }
 
-/// `rendered` at any level.
-#[allow(clippy::too_many_arguments)]
+/// `rendered` at any level, answered conditionally (ETag, Last-Modified, 304).
 async fn rendered(
     state: AppState,
     aet: String,
@@ -67,6 +66,27 @@ async fn rendered(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
+    let variant = format!("rendered?{}", q.as_deref().unwrap_or(""));
+    let answer = rendered_answer(
+        state.clone(),
+        study.clone(),
+        series.clone(),
+        instance.clone(),
+        q,
+        headers.clone(),
+    );
+    let resource = (study.as_str(), series.as_deref(), instance.as_deref());
+    conditional::derived(&state, resource, &variant, &headers, answer).await
+}
+
+async fn rendered_answer(
+    state: AppState,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let pairs = query_pairs(&q);
     let selected =
         state
@@ -133,8 +153,7 @@ fn not_renderable(e: ApiError, sop: &str) -> ApiError {
     }
 }
 
-/// `thumbnail` at any level.
-#[allow(clippy::too_many_arguments)]
+/// `thumbnail` at any level, answered conditionally (ETag, Last-Modified, 304).
 async fn thumbnail(
     state: AppState,
     aet: String,
@@ -145,6 +164,27 @@ async fn thumbnail(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
+    let variant = format!("thumbnail?{}", q.as_deref().unwrap_or(""));
+    let answer = thumbnail_answer(
+        state.clone(),
+        study.clone(),
+        series.clone(),
+        instance.clone(),
+        q,
+        headers.clone(),
+    );
+    let resource = (study.as_str(), series.as_deref(), instance.as_deref());
+    conditional::derived(&state, resource, &variant, &headers, answer).await
+}
+
+async fn thumbnail_answer(
+    state: AppState,
+    study: String,
+    series: Option<String>,
+    instance: Option<String>,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let pairs = query_pairs(&q);
     let format = image_format(&headers, accept_param(&pairs).as_deref(), ImageFormat::Jpeg)?;
     let params = render_params(&pairs, format, Some(THUMBNAIL))?;
@@ -233,7 +273,8 @@ pub(crate) async fn instance_thumbnail(
     thumbnail(s, aet, study, Some(series), Some(instance), q, h).await
 }
 
-/// GET …/frames/{frames}/rendered and …/frames/{frames}/thumbnail (`thumb` true).
+/// GET …/frames/{frames}/rendered and …/frames/{frames}/thumbnail (`thumb` true),
+/// answered conditionally (ETag, Last-Modified, 304).
 async fn frames_image(
     state: AppState,
     (aet, study, series, instance, list): (String, String, String, String, String),
@@ -242,6 +283,29 @@ async fn frames_image(
     thumb: bool,
 ) -> Result<Response, ApiError> {
     check_aet(&state, &aet)?;
+    let variant = format!(
+        "frames/{list}/{}?{}",
+        if thumb { "thumbnail" } else { "rendered" },
+        q.as_deref().unwrap_or("")
+    );
+    let answer = frames_image_answer(
+        state.clone(),
+        (study.clone(), series.clone(), instance.clone(), list),
+        q,
+        headers.clone(),
+        thumb,
+    );
+    let resource = (study.as_str(), Some(series.as_str()), Some(instance.as_str()));
+    conditional::derived(&state, resource, &variant, &headers, answer).await
+}
+
+async fn frames_image_answer(
+    state: AppState,
+    (study, series, instance, list): (String, String, String, String),
+    q: Option<String>,
+    headers: HeaderMap,
+    thumb: bool,
+) -> Result<Response, ApiError> {
     let numbers = frame_list(&list)?;
     let pairs = query_pairs(&q);
     let format = image_format(&headers, accept_param(&pairs).as_deref(), ImageFormat::Jpeg)?;
