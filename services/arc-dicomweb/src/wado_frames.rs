@@ -102,7 +102,11 @@ pub(crate) async fn frames(
         q,
         headers.clone(),
     );
-    let resource = (study.as_str(), Some(series.as_str()), Some(instance.as_str()));
+    let resource = (
+        study.as_str(),
+        Some(series.as_str()),
+        Some(instance.as_str()),
+    );
     conditional::derived(&state, resource, &variant, &headers, answer).await
 }
 

@@ -295,7 +295,11 @@ async fn frames_image(
         headers.clone(),
         thumb,
     );
-    let resource = (study.as_str(), Some(series.as_str()), Some(instance.as_str()));
+    let resource = (
+        study.as_str(),
+        Some(series.as_str()),
+        Some(instance.as_str()),
+    );
     conditional::derived(&state, resource, &variant, &headers, answer).await
 }
 
