@@ -224,6 +224,14 @@ def test_person_names_by_group_and_component(archive):
     assert study_uids(s, PatientName="^archibald") == studies_of(files, lambda f: groups(f)[:1] == ["Doe^Archibald"])
     assert study_uids(s, PatientName="d?e^p*") == study_uids(s, PatientName="Doe^Peter")
     assert study_uids(s, PatientName="Peter") == []
+    # a wildcard value without `^` also matches the whole group ("contains", as viewers send)
+    def any_group(pred):
+        return studies_of(files, lambda f: any(pred(g.lower()) for g in groups(f)))
+    assert study_uids(s, PatientName="*peter*") == any_group(lambda g: "peter" in g)
+    assert study_uids(s, PatientName="*peter*") == study_uids(s, PatientName="Doe^Peter")
+    assert study_uids(s, PatientName="*RÔME") == any_group(lambda g: g.rstrip("^").endswith("rôme"))
+    assert study_uids(s, PatientName="*RÔME") != []
+    assert study_uids(s, PatientName="*太郎") == any_group(lambda g: g.rstrip("^").endswith("太郎"))
     # ideographic and phonetic groups, alone or in place
     yamada = studies_of(files, lambda f: family(f, 1) == "山田")
     assert len(yamada) == 2

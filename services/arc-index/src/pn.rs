@@ -137,6 +137,35 @@ fn group_regex(group: &str) -> Result<String, String> {
     Ok(parts.join("\\^"))
 }
 
+/// A one-group query without `^` that has a wildcard (`*jan*`, `*Jan`, `D?e*`) is also
+/// matched against the whole group, `*` and `?` crossing component boundaries, as PS3.4
+/// C.2.2.2.4 reads for a whole value: a "contains" search such as viewers send (OHIF's
+/// `*value*`) finds a given name too. The stored group's empty trailing components
+/// (padding) are ignored.
+fn whole_group_wildcard(group: &str) -> Option<String> {
+    let g = group.trim_matches([' ', '\0']).to_lowercase();
+    if g.contains('^') || !g.contains(['*', '?']) || g.chars().all(|c| c == '*') {
+        return None;
+    }
+    let mut out = String::new();
+    let mut previous_star = false;
+    for c in g.chars() {
+        match c {
+            '*' if previous_star => continue,
+            '*' => out.push_str("[^=]*"),
+            '?' => out.push_str("[^=]"),
+            c if is_regex_meta(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+        previous_star = c == '*';
+    }
+    out.push_str("\\^*");
+    Some(out)
+}
+
 /// The regex over `#ci` terms that a query value matches (one alternative of the key).
 pub(crate) fn query_regex(value: &str) -> Result<String, String> {
     let groups = groups(value);
@@ -146,7 +175,11 @@ pub(crate) fn query_regex(value: &str) -> Result<String, String> {
         ));
     }
     if groups.len() == 1 {
-        return Ok(format!("[aip]:{}", group_regex(groups[0])?));
+        let by_component = group_regex(groups[0])?;
+        if let Some(whole) = whole_group_wildcard(groups[0]) {
+            return Ok(format!("[aip]:(({by_component})|({whole}))"));
+        }
+        return Ok(format!("[aip]:{by_component}"));
     }
     let mut parts = Vec::with_capacity(GROUPS);
     for i in 0..GROUPS {
@@ -233,9 +266,19 @@ mod tests {
         assert!(!matches("Doe^Jane", "Doe^John"));
         assert!(matches("D?e^J*", "Doe^John"));
         assert!(
-            !matches("D*n", "Doe^John"),
-            "a wildcard stays in its component"
+            !matches("D*n^J*", "Doe^John"),
+            "with components given, a wildcard stays in its component"
         );
+        // one group without `^`: also the whole group, wildcards crossing components
+        assert!(matches("D*n", "Doe^John"));
+        assert!(matches("*jan", "Citizen^Jan"));
+        assert!(matches("*XiaoDong*", "Wang^XiaoDong"));
+        assert!(matches("*rôme", "Buc^Jérôme"));
+        assert!(matches("?oe^j*", "Doe^John"));
+        assert!(!matches("*jan", "Citizen^Janet"));
+        assert!(!matches("jan*", "Citizen^Jan"), "no leading wildcard: family name first");
+        assert!(!matches("*xyz*", "Doe^John"));
+        assert!(matches("*太郎", "Doe^John=山田^太郎"));
         assert!(matches("*", "Doe^John"));
         assert!(matches("山田", "Doe^John=山田^太郎"));
         assert!(matches("^太郎", "Doe^John=山田^太郎"));

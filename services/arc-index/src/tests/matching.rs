@@ -358,9 +358,11 @@ fn patient_level() {
         ["PID2"]
     );
     assert_eq!(ids(&ix, Patient, &[("PatientName", "^*郎")]), ["PID1"]);
+    // a wildcard query without `^` also matches the whole group (a "contains" search)
+    assert_eq!(ids(&ix, Patient, &[("PatientName", "*郎")]), ["PID1"]);
     assert!(
-        ids(&ix, Patient, &[("PatientName", "*郎")]).is_empty(),
-        "family name only"
+        ids(&ix, Patient, &[("PatientName", "郎")]).is_empty(),
+        "without a wildcard, the family name only"
     );
     assert_eq!(
         ids(&ix, Patient, &[("NumberOfPatientRelatedStudies", "2")]),
