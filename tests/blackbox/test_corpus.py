@@ -157,6 +157,17 @@ def test_qido_finds_every_instance_at_every_level(loaded, exp):
     studies = exp.studies()
     all_studies = requests.get(f"{s.base}/studies", params={"limit": 1000}).json()
     assert sorted(values(x, "0020000D")[0] for x in all_studies) == sorted(studies)
+    # C-FIND's Required keys are in every result, without a value where the object has none
+    # (PS3.4 C.2.2.1.2); the corpus has studies without a patient name, ID or study date.
+    required = {"00080020": "DA", "00080030": "TM", "00080050": "SH", "00100010": "PN", "00100020": "LO", "00200010": "SH"}
+    for x in all_studies:
+        for tag, vr in required.items():
+            assert tag in x and x[tag]["vr"] == vr, (tag, x)
+    assert any("Value" not in x["00100010"] for x in all_studies), "no study without a patient name?"
+    for x in requests.get(f"{s.base}/series", params={"limit": 1000}).json():
+        assert {"00080060", "00200011"} <= x.keys(), x
+    for x in requests.get(f"{s.base}/instances", params={"limit": 1000}).json():
+        assert "00200013" in x, x
     for study, info in studies.items():
         (doc,) = requests.get(f"{s.base}/studies", params={"StudyInstanceUID": study, "includefield": "SOPClassesInStudy"}).json()
         n_instances = sum(len(v) for v in info["series"].values())

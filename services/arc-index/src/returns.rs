@@ -3,7 +3,7 @@
 //! Retrieve URL (0008,1190) is not stored: the HTTP layer adds it.
 
 use arc_model::dictionary::lookup;
-use arc_model::{IndexAttrs, Level};
+use arc_model::{AttrValue, IndexAttrs, Level};
 
 /// Patient level: PatientName, PatientID, IssuerOfPatientID, PatientBirthDate, PatientSex
 /// and the patient-related counts (PS3.18 Table 10.6.3-2, PS3.4 C.6.1.1.2).
@@ -64,6 +64,21 @@ const INSTANCE: &[&str] = &[
     "00280100", // BitsAllocated
 ];
 
+/// The Required keys of the C-FIND levels (PS3.4 C.6.1.1.2-5; the Unique keys are always
+/// there): a result carries them even where the object has no such attribute, with no
+/// value, as PS3.4 C.2.2.1.2 asks of an SCP and clients of QIDO-RS expect.
+const REQUIRED: &[(&str, &str)] = &[
+    ("00080020", "DA"), // StudyDate
+    ("00080030", "TM"), // StudyTime
+    ("00080050", "SH"), // AccessionNumber
+    ("00080060", "CS"), // Modality
+    ("00100010", "PN"), // PatientName
+    ("00100020", "LO"), // PatientID
+    ("00200010", "SH"), // StudyID
+    ("00200011", "IS"), // SeriesNumber
+    ("00200013", "IS"), // InstanceNumber
+];
+
 /// The attributes every result of a level carries (PS3.18 Tables 10.6.3-2..5).
 pub fn default_return_tags(level: Level) -> &'static [&'static str] {
     match level {
@@ -102,13 +117,20 @@ pub fn return_tags(level: Level, q: &crate::QidoQuery) -> Vec<&str> {
 /// The attributes of one result to return: those of [`return_tags`], or everything with
 /// `includefield=all`.
 pub fn select_return(level: Level, attrs: &IndexAttrs, q: &crate::QidoQuery) -> IndexAttrs {
-    if q.include_all {
-        return attrs.clone();
-    }
     let wanted = return_tags(level, q);
-    attrs
-        .iter()
-        .filter(|(tag, _)| wanted.binary_search(&tag.as_str()).is_ok())
-        .map(|(tag, v)| (tag.clone(), v.clone()))
-        .collect()
+    let mut out: IndexAttrs = if q.include_all {
+        attrs.clone()
+    } else {
+        attrs
+            .iter()
+            .filter(|(tag, _)| wanted.binary_search(&tag.as_str()).is_ok())
+            .map(|(tag, v)| (tag.clone(), v.clone()))
+            .collect()
+    };
+    for (tag, vr) in REQUIRED {
+        if wanted.binary_search(tag).is_ok() && !out.contains_key(*tag) {
+            out.insert(tag.to_string(), AttrValue::text(vr, Vec::new()));
+        }
+    }
+    out
 }
