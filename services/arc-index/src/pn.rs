@@ -276,7 +276,10 @@ mod tests {
         assert!(matches("*rôme", "Buc^Jérôme"));
         assert!(matches("?oe^j*", "Doe^John"));
         assert!(!matches("*jan", "Citizen^Janet"));
-        assert!(!matches("jan*", "Citizen^Jan"), "no leading wildcard: family name first");
+        assert!(
+            !matches("jan*", "Citizen^Jan"),
+            "no leading wildcard: family name first"
+        );
         assert!(!matches("*xyz*", "Doe^John"));
         assert!(matches("*太郎", "Doe^John=山田^太郎"));
         assert!(matches("*", "Doe^John"));
