@@ -449,3 +449,6 @@ def test_accept_with_only_q_zero_is_not_acceptable(archive):
     for headers in [{}, {"Accept": "*/*"}]:
         r = requests.get(f"{s.base}/studies", params={"limit": 1}, headers=headers)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/dicom+json")
+    # a type refused by name is not what a wildcard range gets (the most specific range decides)
+    r = requests.get(f"{s.base}/studies", params={"limit": 1}, headers={"Accept": "application/dicom+json;q=0, */*;q=0.1"})
+    assert r.status_code == 200 and 'type="application/dicom+xml"' in r.headers["Content-Type"], r.headers

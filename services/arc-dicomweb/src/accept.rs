@@ -134,6 +134,9 @@ pub(crate) struct Ranges {
     /// The Accept text as sent (header values or the `accept` parameter); `None` when the
     /// request states no preference.
     sent: Option<String>,
+    /// Media types named with q=0 (essence, lower case): "not acceptable" even where a
+    /// wildcard range would take them (RFC 9110 12.5.1: the most specific range decides).
+    refused: Vec<String>,
 }
 
 impl Ranges {
@@ -142,6 +145,11 @@ impl Ranges {
     /// this: RFC 9110 12.5.1 makes q=0 "not acceptable", so it gets 406 like any other miss.
     pub(crate) fn unspecified(&self) -> bool {
         self.sent.is_none()
+    }
+
+    /// Whether the client refused `essence` by name with q=0 (`application/dicom+json;q=0`).
+    pub(crate) fn refuses(&self, essence: &str) -> bool {
+        self.refused.iter().any(|r| r.eq_ignore_ascii_case(essence))
     }
 }
 
@@ -174,6 +182,7 @@ pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Ranges 
             .collect(),
     };
     let mut out = Vec::new();
+    let mut refused = Vec::new();
     for value in &values {
         for raw in split_ranges(value) {
             let text = if raw == "*" {
@@ -190,6 +199,8 @@ pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Ranges 
                 .unwrap_or(1.0);
             if q > 0.0 {
                 out.push(Range { raw, mt, q });
+            } else if !mt.essence().contains('*') {
+                refused.push(mt.essence());
             }
         }
     }
@@ -197,6 +208,7 @@ pub(crate) fn ranges(headers: &HeaderMap, accept_param: Option<&str>) -> Ranges 
     Ranges {
         list: out,
         sent: (!values.is_empty()).then(|| values.join(", ")),
+        refused,
     }
 }
 

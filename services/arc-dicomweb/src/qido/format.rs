@@ -38,7 +38,21 @@ pub(crate) fn negotiate(
     for range in &ranges {
         let mt = &range.mt;
         let format = match mt.essence().as_str() {
-            "application/dicom+json" | "application/json" | "application/*" | "*/*" => Format::Json,
+            "application/dicom+json" | "application/json" => Format::Json,
+            // A wildcard takes the first offered type the client did not refuse by name.
+            wild @ ("application/*" | "*/*") => {
+                if !ranges.refuses("application/dicom+json") {
+                    Format::Json
+                } else if !ranges.refuses("application/dicom+xml")
+                    && !ranges.refuses("multipart/related")
+                {
+                    Format::Xml
+                } else if wild == "*/*" && !ranges.refuses("text/csv") {
+                    Format::Csv(',')
+                } else {
+                    continue;
+                }
+            }
             "text/csv" | "text/*" => {
                 let semicolon = mt
                     .param("delimiter")
@@ -150,6 +164,25 @@ mod tests {
         let mut m = HeaderMap::new();
         m.insert("accept", v.parse().unwrap());
         m
+    }
+
+    #[test]
+    fn a_type_refused_by_name_is_not_taken_by_a_wildcard() {
+        let pick = |v: &str| negotiate(&h(v), None);
+        assert_eq!(
+            pick("application/dicom+json;q=0, */*;q=0.1").unwrap(),
+            Format::Xml
+        );
+        assert_eq!(
+            pick("application/dicom+json;q=0, application/dicom+xml;q=0, */*").unwrap(),
+            Format::Csv(',')
+        );
+        assert!(pick("application/dicom+json;q=0, application/*").is_ok());
+        assert!(pick(
+            "application/dicom+json;q=0, multipart/related;q=0, text/csv;q=0, application/*"
+        )
+        .is_err());
+        assert_eq!(pick("text/csv;q=0, */*").unwrap(), Format::Json);
     }
 
     #[test]
