@@ -335,6 +335,11 @@ def test_errors_say_what_and_where(held):
     assert r.status_code == 404 and f"instance {ds.SOPInstanceUID} not found in series" in r.text and "study 1.2.3" in r.text, r.text
     r = requests.get(f"{s.url}/no/such/path")
     assert r.status_code == 404 and "/no/such/path" in r.text
+    # what a request smuggles into a reason (CR LF, escape codes) comes back escaped, one line
+    for target in (f"{s.base}/studies/1.2.3%0d%0aX-Injected:%201", f"{s.url}/no/such%0d%0apath%1b"):
+        r = requests.get(target)
+        assert r.status_code == 404 and r.text.count("\n") == 1 and "\r" not in r.text, repr(r.text)
+        assert "\\r\\n" in r.text or "%0D%0A" in r.text, repr(r.text)
     # 405 has a reason and CORS like every answer; Allow lists what is served
     r = requests.delete(f"{s.base}/studies", headers=ORIGIN)
     assert r.status_code == 405 and "DELETE" in r.text and "GET" in r.headers["Allow"]

@@ -50,7 +50,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(%detail, "internal error");
                 "internal error; see the server log".to_string()
             }
-            other => other.to_string(),
+            other => printable(&other.to_string()),
         };
         (
             status,
@@ -59,6 +59,23 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
+}
+
+/// A reason as one line: control characters a request smuggled in (a path or value echoed
+/// back, `%0d%0a`) are shown escaped (`\r`, `\u{1b}`), so a reason cannot forge lines in
+/// a client's or a proxy's log.
+fn printable(reason: &str) -> String {
+    if !reason.chars().any(char::is_control) {
+        return reason.to_string();
+    }
+    reason.chars().fold(String::new(), |mut out, c| {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        out
+    })
 }
 
 impl From<arc_archive::RetrieveError> for ApiError {
@@ -73,5 +90,21 @@ impl From<arc_archive::RetrieveError> for ApiError {
 impl From<arc_archive::ArchiveError> for ApiError {
     fn from(e: arc_archive::ArchiveError) -> Self {
         ApiError::Unavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_one_printable_line() {
+        assert_eq!(printable("study 1.2 not found"), "study 1.2 not found");
+        assert_eq!(
+            printable("study 1.2\r\nX-Injected: 1 not found"),
+            "study 1.2\\r\\nX-Injected: 1 not found"
+        );
+        assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(printable("Jérôme 山田"), "Jérôme 山田");
     }
 }
