@@ -294,6 +294,26 @@ def test_compressing_on_retrieve_is_refused_with_what_can_be_sent(held):
     assert r.status_code == 406 and "does not compress" in r.text and "transferSyntax=*" in r.text, r.text
 
 
+def test_retrieve_in_implicit_vr_little_endian(held):
+    s, files = held
+    data, ds = files["CT_small.dcm"]
+    implicit = "1.2.840.10008.1.2"
+    for level in ["instance", "series", "study"]:
+        r = requests.get(url(s, ds, level), headers={"Accept": f'multipart/related; type="application/dicom"; transfer-syntax={implicit}'})
+        assert r.status_code == 200, (level, r.text)
+        for h, body in parse_multipart(r):
+            assert f"transfer-syntax={implicit}" in h["content-type"], h
+            got = read(body)
+            assert got.file_meta.TransferSyntaxUID == implicit
+            if got.SOPInstanceUID == ds.SOPInstanceUID:
+                assert got.PixelData == ds.PixelData and got.PatientName == ds.PatientName
+    # a syntax neither stored nor made here: the reason says what is made, not "compress"
+    big = "1.2.840.10008.1.2.2"
+    r = requests.get(url(s, ds), headers={"Accept": f'multipart/related; type="application/dicom"; transfer-syntax={big}'})
+    assert r.status_code == 406 and "converts on retrieve only to" in r.text and "compress" not in r.text, r.text
+    assert f"{EXPLICIT_LE}, {implicit}" in r.text, r.text
+
+
 def test_head_claims_no_length_the_get_does_not_send(held):
     s, files = held
     _, ds = files["CT_small.dcm"]

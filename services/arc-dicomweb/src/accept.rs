@@ -28,8 +28,11 @@ impl TsChoice {
             TsChoice::Listed(list) => {
                 if list.iter().any(|t| t == stored) {
                     Some(stored.to_string())
-                } else if list.iter().any(|t| t == EXPLICIT_LE) && arc_dicom::can_decode(stored) {
-                    Some(EXPLICIT_LE.to_string())
+                } else if arc_dicom::can_decode(stored) {
+                    // the first uncompressed syntax asked for that we convert to
+                    list.iter()
+                        .find(|t| arc_dicom::pixels::NATIVE_TARGETS.contains(&t.as_str()))
+                        .cloned()
                 } else {
                     None
                 }
@@ -60,6 +63,12 @@ impl TsChoice {
     }
 }
 
+/// Whether `asked` (one syntax UID, or a description of several) names a compressed transfer
+/// syntax: JPEG family, JPEG-LS, JPEG 2000, MPEG, HEVC, HTJ2K (1.2.840.10008.1.2.4.x) or RLE.
+fn is_compressed(asked: &str) -> bool {
+    asked.contains("1.2.840.10008.1.2.4.") || asked.contains("1.2.840.10008.1.2.5")
+}
+
 /// Why objects stored in `stored` cannot be sent in `asked`, and what can be sent: the stored
 /// syntax (`{param}=*`) and, when every stored syntax can be decoded, the uncompressed
 /// `natives`. Compressing on retrieve is not offered. Shared by WADO-RS and WADO-URI.
@@ -78,13 +87,20 @@ pub(crate) fn syntax_not_offered(
         .copied()
         .filter(|t| !arc_dicom::can_decode(t))
         .collect();
-    let why = if undecodable.is_empty() {
+    // What the archive makes on retrieve: the stored syntax, or an uncompressed one of
+    // `natives` when it can decode the stored one.
+    let converts = if is_compressed(asked) {
         "this archive does not compress on retrieve".to_string()
     } else {
         format!(
-            "this archive does not compress on retrieve and cannot decode {}",
-            undecodable.join(", ")
+            "this archive converts on retrieve only to {}",
+            natives.join(" or ")
         )
+    };
+    let why = if undecodable.is_empty() {
+        converts
+    } else {
+        format!("{converts} and cannot decode {}", undecodable.join(", "))
     };
     let mut offered = vec![format!("{param}=* (as stored)")];
     if undecodable.is_empty() {
@@ -256,7 +272,7 @@ pub(crate) fn not_acceptable(ranges: &Ranges, offered: &str) -> ApiError {
     ))
 }
 
-const DICOM_OFFER: &str = "multipart/related; type=\"application/dicom\" (transfer-syntax=* for the stored syntax, or 1.2.840.10008.1.2.1), application/zip (transfer-syntax=* as stored, the default, or 1.2.840.10008.1.2.1)";
+const DICOM_OFFER: &str = "multipart/related; type=\"application/dicom\" (transfer-syntax=* for the stored syntax, 1.2.840.10008.1.2.1 or 1.2.840.10008.1.2), application/zip (transfer-syntax=* as stored, the default, 1.2.840.10008.1.2.1 or 1.2.840.10008.1.2)";
 
 /// What a DICOM retrieve (study, series, instance) answers with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -165,7 +165,7 @@ async fn retrieve(
             &stored,
             &choice.describe(),
             "transfer-syntax",
-            &[accept::EXPLICIT_LE],
+            arc_dicom::pixels::NATIVE_TARGETS,
         ));
     }
     if (total, plan.len()) == (1, 1)
