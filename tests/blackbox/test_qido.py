@@ -407,6 +407,27 @@ def test_bad_requests_name_the_reason(archive):
         r = requests.get(f"{s.base}/studies", params=params)
         assert r.status_code == 400, (params, r.status_code)
         assert word in r.text, (params, r.text)
+    # values that are not what their VR holds, control characters, broken encodings and one
+    # attribute given twice are 400 with the key named, not searches that match nothing (or all)
+    from urllib.parse import urlsplit
+    import http.client
+    host = urlsplit(s.url)
+    for raw, word in [
+        ("StudyInstanceUID=abc", "StudyInstanceUID"),
+        ("PatientID=%00", "control characters"),
+        ("PatientName=%1B%24B", "control characters"),
+        ("PatientName=%FF%FE", "UTF-8"),
+        ("PatientName=%ZZ", "percent-encoded"),
+        ("PatientName=Doe%", "percent-encoded"),
+        ("ModalitiesInStudy=CT&ModalitiesInStudy=MR", "already given"),
+    ]:
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+        conn.request("GET", f"{urlsplit(s.base).path}/studies?{raw}")
+        r = conn.getresponse()
+        body = r.read().decode()
+        conn.close()
+        assert r.status == 400 and word in body, (raw, r.status, body)
+    assert requests.get(f"{s.base}/studies", params={"ModalitiesInStudy": "CT\\MR"}).status_code == 200
     r = requests.get(f"{s.base}/studies", headers={"Accept": "image/png"})
     assert r.status_code == 406 and "text/csv" in r.text and "application/dicom+json" in r.text
     r = requests.get(f"{s.base}/studies", params={"accept": "image/png"})

@@ -120,6 +120,14 @@ fn parse_value(key: &str, vr: &str, value: &str, fuzzy: bool) -> Result<Vec<Matc
             format!("value longer than {MAX_VALUE_LEN} bytes"),
         ));
     }
+    // No DICOM value of a query holds control characters (a `%00` is not padding here, and
+    // QIDO values are UTF-8 text, PS3.18 8.3.4.1, so not ISO 2022 escapes either).
+    if value.chars().any(char::is_control) {
+        return Err(QueryError::new(
+            key,
+            "control characters are not allowed in a match value",
+        ));
+    }
     // Empty Value Matching (PS3.4 C.2.2.2): two QUOTATION MARKs ask for the entities
     // without a value.
     if trim_value(value) == "\"\"" {
@@ -174,7 +182,13 @@ fn parse_one(key: &str, vr: &str, v: &str, fuzzy: bool) -> Result<Matching, Quer
         }
         "UI" => {
             no_wildcard(v)?;
-            Ok(Matching::Single(v.to_string()))
+            match arc_model::uid_problem(v) {
+                None => Ok(Matching::Single(v.to_string())),
+                Some(why) => Err(QueryError::new(
+                    key,
+                    format!("{v:?} is not a UID: it {why} (PS3.5 9.1)"),
+                )),
+            }
         }
         // PS3.5 6.2: an IS value is a whole number written in digits; `1.5` is not one, so
         // it is a bad key rather than one that matches nothing. (Binary integers such as

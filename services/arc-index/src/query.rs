@@ -158,8 +158,19 @@ pub fn parse_qido(level: Level, params: &[(String, String)]) -> Result<QidoQuery
         }
     }
     for (key, value) in keys {
-        q.filters
-            .push(parse_filter(level, key, value, q.fuzzymatching)?);
+        let filter = parse_filter(level, key, value, q.fuzzymatching)?;
+        // Several values of one attribute are one key with a list (PS3.18 8.3.4.1); the
+        // same attribute twice would be read as both at once and match nothing.
+        if let Some(earlier) = q.filters.iter().find(|f| f.path == filter.path) {
+            return Err(QueryError::new(
+                key,
+                format!(
+                    "{} is already given as {}; list several values in one key, separated by \\ (or , for UIDs and codes)",
+                    filter.path, earlier.key
+                ),
+            ));
+        }
+        q.filters.push(filter);
     }
     combine_date_time(&mut q.filters);
     for value in orderby {

@@ -57,10 +57,55 @@ handler!(study_instances_count, Level::Instance, Answer::Count);
 handler!(series_instances, Level::Instance, Answer::Search);
 handler!(series_instances_count, Level::Instance, Answer::Count);
 
-fn pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+/// The query's parameters, percent-decoded. A `%` not followed by two hex digits, or bytes
+/// that are not UTF-8 once decoded, are a 400 naming the parameter, not text that silently
+/// matches nothing (PS3.18 8.3.4.1: values are UTF-8, percent-encoded).
+fn pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let query = query.unwrap_or("");
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let name = part.split('=').next().unwrap_or(part);
+        let Some(raw) = percent_decoded(part) else {
+            return Err(ApiError::BadRequest(format!(
+                "{name}: a % in a query must start a percent-encoded byte (%XX)"
+            )));
+        };
+        if std::str::from_utf8(&raw).is_err() {
+            return Err(ApiError::BadRequest(format!(
+                "{name}: not UTF-8 once percent-decoded (PS3.18 8.3.4.1)"
+            )));
+        }
+    }
+    Ok(form_urlencoded::parse(query.as_bytes())
         .into_owned()
-        .collect()
+        .collect())
+}
+
+/// `text` with `+` as a space and `%XX` as its byte; `None` for a `%` without two hex digits.
+fn percent_decoded(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = b.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Adds a `Warning: 299` header (PS3.18 8.3.5.1; the form dcm4chee-arc-light sends).
@@ -104,7 +149,7 @@ async fn search(
         &state,
         path.get("aet").map(String::as_str).unwrap_or_default(),
     )?;
-    let params = pairs(query.as_deref());
+    let params = pairs(query.as_deref())?;
     let accept_param = params
         .iter()
         .find(|(k, _)| k == "accept")

@@ -383,3 +383,38 @@ fn size_sums_the_matches() {
     );
     assert_eq!(ix.size(&query(Study, &[("PatientID", "none")])).unwrap(), 0);
 }
+
+#[test]
+fn bad_keys_and_values_are_refused() {
+    let err = |pairs: &[(&str, &str)]| {
+        crate::parse_qido(Study, &super::params(pairs))
+            .err()
+            .map(|e| (e.key.clone(), e.to_string()))
+    };
+    let (key, why) = err(&[("StudyInstanceUID", "abc")]).expect("not a UID");
+    assert!(
+        key == "StudyInstanceUID" && why.contains("not a UID"),
+        "{why}"
+    );
+    assert!(err(&[("StudyInstanceUID", "1.2.3,1..2")]).is_some());
+    assert!(
+        err(&[("StudyInstanceUID", "1.2.03")]).is_none(),
+        "leading zeros are tolerated"
+    );
+    let (_, why) = err(&[("PatientID", "\0")]).expect("control character");
+    assert!(why.contains("control characters"), "{why}");
+    assert!(err(&[("PatientName", "Doe\u{1b}$B")]).is_some());
+    let (key, why) = err(&[("ModalitiesInStudy", "CT"), ("ModalitiesInStudy", "MR")])
+        .expect("the same attribute twice");
+    assert!(
+        key == "ModalitiesInStudy" && why.contains("already given"),
+        "{why}"
+    );
+    assert!(err(&[("PatientName", "Doe"), ("00100010", "Roe")]).is_some());
+    assert!(err(&[("ModalitiesInStudy", "CT\\MR")]).is_none());
+    assert!(err(&[
+        ("includefield", "StudyDescription"),
+        ("includefield", "00080090")
+    ])
+    .is_none());
+}
