@@ -200,3 +200,19 @@ def test_standard_attributes_written_as_un_come_back_typed(server):
     assert meta["00131010"]["vr"] == "UN"  # a private attribute keeps its unknown VR
     (found,) = requests.get(f"{server.base}/instances", params={"includefield": "Modality"}).json()
     assert found["00080016"] == meta["00080016"] and found["00080060"] == meta["00080060"]
+
+
+def test_min_sequence_on_one_node(server):
+    data = (FIXTURES / "pydicom" / "CT_small.dcm").read_bytes()
+    r = post(server.base, [data])
+    assert r.status_code == 200, r.text
+    seq = int(r.headers["Arc-Sequence"])
+    for name in ("header", "query"):
+        kw = {"headers": {"Arc-Min-Sequence": str(seq)}} if name == "header" else {"params": {"min-sequence": seq}}
+        assert requests.get(f"{server.base}/studies", **kw).status_code == 200
+    # a position beyond the end of a log only this node writes can never come: 400 at once,
+    # not a wait and a 503
+    r = requests.get(f"{server.base}/studies", headers={"Arc-Min-Sequence": str(seq + 1000)}, timeout=30)
+    assert r.status_code == 400 and "beyond the end" in r.text, r.text
+    r = requests.get(f"{server.base}/studies", params={"min-sequence": "x"})
+    assert r.status_code == 400

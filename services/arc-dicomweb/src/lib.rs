@@ -240,6 +240,19 @@ async fn min_sequence(State(state): State<AppState>, mut req: Request, next: Nex
             ))
             .into_response();
         };
+        // On a log only this node writes (file, memory), every position a client was
+        // answered is at most its end: one beyond it can never come, so waiting is no use.
+        if !state.config.shared_log() && seq > state.archive.projector().applied() {
+            if let Ok(end) = state.archive.log().end().await {
+                if seq > end {
+                    return ApiError::BadRequest(format!(
+                        "log position {seq} is beyond the end of this node's log ({end}); \
+                         {MIN_SEQUENCE} takes an Arc-Sequence this archive answered"
+                    ))
+                    .into_response();
+                }
+            }
+        }
         let wait = Duration::from_millis(state.config.write_wait_ms.max(1000));
         if !state.archive.projector().wait_applied(seq, wait).await {
             let mut resp = ApiError::Unavailable(format!(
