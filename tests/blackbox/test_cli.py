@@ -155,3 +155,12 @@ def test_colours_on_a_terminal_unless_no_color(tmp_path):
     plain = serve_on_a_terminal(tmp_path / "b", {**env, "NO_COLOR": "1"})
     assert b"node started" in plain, plain
     assert b"\x1b[" not in plain
+
+
+def test_user_errors_print_no_backtrace(tmp_path):
+    env = {**os.environ, "RUST_BACKTRACE": "1", "RUST_LIB_BACKTRACE": "1"}
+    for args in (["store", str(tmp_path / "missing")], ["serve", "--listen", "bogus", "--data-dir", str(tmp_path / "d")]):
+        r = run(*args, env=env)
+        assert r.returncode == 1, (args, r.returncode)
+        assert r.stderr.lstrip().startswith("Error: ") or "\nError: " in r.stderr, r.stderr
+        assert "backtrace" not in r.stderr.lower(), r.stderr

@@ -134,7 +134,27 @@ impl NodeArgs {
     }
 }
 
-fn main() -> Result<std::process::ExitCode> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            // The error and its causes, as `main` returning the error would print them, but
+            // never a backtrace (which RUST_BACKTRACE would add): these are the user's errors,
+            // each saying what to do, not the program's.
+            eprintln!("Error: {e}");
+            let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+            if !causes.is_empty() {
+                eprintln!("\nCaused by:");
+                for (i, cause) in causes.iter().enumerate() {
+                    eprintln!("    {i}: {cause}");
+                }
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<std::process::ExitCode> {
     let cli = Cli::parse();
     // Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
     let ansi = std::io::stderr().is_terminal()
