@@ -208,6 +208,17 @@ mod tests {
         // Reached: QIDO sees `limit` only (an unknown key would be a 400).
         let (code, _, _) = get(&state, "/aets/ARCSTREAM/rs/studies?limit=5&min-sequence=0").await;
         assert!(code.is_success(), "{code}");
+        // Beyond the end of a log only this node writes: it can never come, 400 at once.
+        let (code, _, body) = get(&state, "/aets/ARCSTREAM/rs/studies?min-sequence=7").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+        // In the log but not applied yet: waited for, then 503.
+        let appended = state
+            .archive
+            .log()
+            .append(vec![bytes::Bytes::from_static(b"x"); 8])
+            .await
+            .expect("append");
+        assert_eq!(appended.last(), Some(&7));
         let (code, _, _) = get(&state, "/aets/ARCSTREAM/rs/studies?min-sequence=7").await;
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
