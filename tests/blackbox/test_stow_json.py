@@ -84,9 +84,30 @@ def test_jpeg_png_pdf_and_mp4_become_instances(server, tmp_path):
         ds = fetch(ref["00081190"]["Value"][0])
         got[str(ds.PatientName)] = ds
         urls[str(ds.PatientName)] = ref["00081190"]["Value"][0]
-    # UIDs supplemented: one new study and one series for the whole upload
+    # UIDs supplemented: one new study; one series per kind of object, since Modality is a
+    # series attribute (the photographs together, the PDF and the video each alone)
     assert len({d.StudyInstanceUID for d in got.values()}) == 1
-    assert len({d.SeriesInstanceUID for d in got.values()}) == 1
+    series = {n: d.SeriesInstanceUID for n, d in got.items()}
+    assert series["Json^Jpeg"] == series["Json^Png"]
+    assert len({series["Json^Jpeg"], series["Json^Pdf"], series["Json^Video"]}) == 3
+    study = got["Json^Pdf"].StudyInstanceUID
+    for modality, who in [("DOC", "Json^Pdf"), ("XC", "Json^Video"), ("OT", "Json^Jpeg")]:
+        found = requests.get(f"{server.base}/series", params={"Modality": modality, "PatientID": "JSON1"}).json()
+        assert [x["0020000E"]["Value"][0] for x in found] == [series[who]], (modality, found)
+    assert requests.get(f"{server.base}/studies/{study}/series").json().__len__() == 3
+    # what the archive built passes dciodvfy: Type 1 attributes made (Conversion Type, Image
+    # Type), Type 2 ones present (empty where the metadata has no value)
+    for n, d in got.items():
+        path = tmp_path / f"{n.split('^')[1]}.dcm"
+        ((_, body),) = parse_multipart(requests.get(urls[n], headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}))
+        path.write_bytes(body)
+        out = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, errors="replace", timeout=60)
+        errors = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("Error")]
+        # the anatomy of a video (Anatomic Region Sequence, Type 1C) is the client's to send:
+        # the archive cannot know it and does not invent a code
+        errors = [e for e in errors if not (n == "Json^Video" and "AnatomicRegionSequence" in e)]
+        assert not errors, (n, errors)
+        assert all(t in d for t in ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "StudyID", "AccessionNumber")), n
     assert all(d.StudyInstanceUID.startswith("2.25.") and d.SeriesNumber == 999 and d.InstanceNumber == 1 for d in got.values())
     assert all(d.ContentDate and d.InstanceCreationDate for d in got.values())
 
@@ -126,13 +147,15 @@ def test_bad_metadata_and_bulk_fail_with_reasons(server):
         {"7FE00010": {"vr": "OB", "BulkDataURI": "note.txt"}},
         {"00100010": {"vr": "PN", "Value": [{"Alphabetic": "No^Bulk"}]}},
         {"7FE00010": {"vr": "OB", "BulkDataURI": "ok.png"}},
+        {"00420011": {"vr": "OB", "BulkDataURI": "fake.pdf"}},
     ]
-    parts = [("note.txt", "text/plain", b"hello"), ("ok.png", "image/png", png)]
+    parts = [("note.txt", "text/plain", b"hello"), ("ok.png", "image/png", png), ("fake.pdf", "application/pdf", b"hello")]
     r = post_json(server.base, datasets, parts)
     assert r.status_code == 202, r.text
     doc = r.json()
     reasons = sorted(x["00081197"]["Value"][0] for x in doc["00081198"]["Value"])
-    assert reasons == sorted([0xC000, 0xA900, 0xA900])
+    assert reasons == sorted([0xC000, 0xA900, 0xA900, 0xA900])
+    assert "not a PDF" in r.headers.get("Warning", "") or "not a PDF" in r.text, (r.headers, r.text)
     assert len(doc["00081199"]["Value"]) == 1
     r = post_json(server.base, "not json", [])
     assert r.status_code == 400

@@ -36,14 +36,40 @@ pub struct BulkPart {
 pub struct Supplements {
     /// Study Instance UID (the request's study, or a new one).
     pub study_uid: String,
-    /// Series Instance UID.
-    pub series_uid: String,
+    /// Where a data set without a Series Instance UID gets one.
+    pub series: SeriesUids,
     /// SOP Instance UID.
     pub sop_instance_uid: String,
     /// Date of the request, `YYYYMMDD`.
     pub date: String,
     /// Time of the request, `HHMMSS`.
     pub time: String,
+}
+
+/// The Series Instance UIDs one request generates: one per study and kind of object (SOP
+/// Class and Modality), as Modality is an attribute of the series (PS3.3 C.7.3.1): a PDF and
+/// a photograph sent together without UIDs land in two series, each found by its Modality.
+#[derive(Debug, Clone)]
+pub struct SeriesUids {
+    made: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    new_uid: fn() -> String,
+}
+
+impl SeriesUids {
+    /// No UIDs made yet; `new_uid` makes one.
+    pub fn new(new_uid: fn() -> String) -> Self {
+        SeriesUids {
+            made: Default::default(),
+            new_uid,
+        }
+    }
+
+    /// The series of objects of `class` and `modality` in `study`, made on first use.
+    pub fn of(&self, study: &str, class: &str, modality: &str) -> String {
+        let key = format!("{study}\n{class}\n{modality}");
+        let mut made = self.made.lock().expect("series UIDs");
+        made.entry(key).or_insert_with(self.new_uid).clone()
+    }
 }
 
 const SECONDARY_CAPTURE: &str = "1.2.840.10008.5.1.4.1.1.7";
@@ -250,6 +276,17 @@ fn put_default(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: PrimitiveVal
     }
 }
 
+/// An empty sequence for a Type 2 sequence attribute, unless one is there.
+fn put_empty_sequence(obj: &mut InMemDicomObject, tag: Tag) {
+    if obj.get(tag).is_none() {
+        obj.put(DataElement::new(
+            tag,
+            VR::SQ,
+            Value::Sequence(DataSetSequence::new(Vec::new(), Length::UNDEFINED)),
+        ));
+    }
+}
+
 fn put_module(obj: &mut InMemDicomObject, m: &PixelModule) {
     let allocated = if m.bits > 8 { 16 } else { 8 };
     let us = |v: u16| PrimitiveValue::from(v);
@@ -355,6 +392,12 @@ pub fn build_instance(
                 DataElement::new(tag, vr, binary(vr, pixels))
             }
             "application/pdf" => {
+                // ISO 32000-1 7.5.2: a PDF file starts with its header, `%PDF-`
+                if !part.data.starts_with(b"%PDF-") {
+                    return Err(BuildError::DoesNotMatch(
+                        "the application/pdf part is not a PDF document (no %PDF- header)".into(),
+                    ));
+                }
                 class = Some(ENCAPSULATED_PDF);
                 let mut pdf = part.data.to_vec();
                 if pdf.len() % 2 == 1 {
@@ -404,6 +447,69 @@ pub fn build_instance(
             PrimitiveValue::from("DOC"),
         );
     }
+    if class == Some(ENCAPSULATED_PDF) {
+        // SC Equipment (PS3.3 C.8.6.1, Type 1) and Encapsulated Document (C.24.2, Type 2)
+        put_default(
+            &mut obj,
+            Tag(0x0008, 0x0064),
+            VR::CS,
+            PrimitiveValue::from("WSD"),
+        );
+        put_default(&mut obj, Tag(0x0008, 0x002A), VR::DT, PrimitiveValue::Empty);
+        put_empty_sequence(&mut obj, Tag(0x0040, 0xA043));
+    }
+    if class == Some(VIDEO_PHOTOGRAPHIC) {
+        // VL Image (PS3.3 C.8.12.1): Image Type Type 1, the others Type 2; MPEG-4 is lossy
+        put_default(
+            &mut obj,
+            Tag(0x0008, 0x0008),
+            VR::CS,
+            PrimitiveValue::Strs(["ORIGINAL".to_string(), "PRIMARY".to_string()].into()),
+        );
+        put_default(
+            &mut obj,
+            Tag(0x0028, 0x2110),
+            VR::CS,
+            PrimitiveValue::from("01"),
+        );
+        put_empty_sequence(&mut obj, Tag(0x0040, 0x0555));
+    }
+    if matches!(class, Some(SECONDARY_CAPTURE) | Some(VIDEO_PHOTOGRAPHIC)) {
+        // General Series Laterality and General Image Patient Orientation (PS3.3 C.7.3.1,
+        // C.7.6.1, Type 2C): nothing is known of either for a photograph, so empty
+        for (tag, vr) in [(Tag(0x0020, 0x0060), VR::CS), (Tag(0x0020, 0x0020), VR::CS)] {
+            if obj.get(tag).is_none() {
+                obj.put(DataElement::new(tag, vr, PrimitiveValue::Empty));
+            }
+        }
+    }
+    // Type 2 attributes of Patient, General Study and General Equipment (PS3.3 C.7.1.1,
+    // C.7.2.1, C.7.5.1): present,
+    // empty when the metadata has no value (PS3.5 7.4.3)
+    for (tag, vr) in [
+        (Tag(0x0010, 0x0010), VR::PN),
+        (Tag(0x0010, 0x0020), VR::LO),
+        (Tag(0x0010, 0x0030), VR::DA),
+        (Tag(0x0010, 0x0040), VR::CS),
+        (Tag(0x0008, 0x0090), VR::PN),
+        (Tag(0x0020, 0x0010), VR::SH),
+        (Tag(0x0008, 0x0050), VR::SH),
+        (Tag(0x0008, 0x0070), VR::LO), // Manufacturer, General Equipment (C.7.5.1)
+    ] {
+        if obj.get(tag).is_none() {
+            obj.put(DataElement::new(tag, vr, PrimitiveValue::Empty));
+        }
+    }
+    if obj.get(Tag(0x0020, 0x000E)).is_none() {
+        let class = text(&obj, Tag(0x0008, 0x0016)).unwrap_or_default();
+        let modality = text(&obj, Tag(0x0008, 0x0060)).unwrap_or_default();
+        let series = sup.series.of(&sup.study_uid, &class, &modality);
+        obj.put(DataElement::new(
+            Tag(0x0020, 0x000E),
+            VR::UI,
+            PrimitiveValue::from(series),
+        ));
+    }
     if ts != crate::ts::EXPLICIT_VR_LE && ts.starts_with("1.2.840.10008.1.2.4.5") {
         put_default(
             &mut obj,
@@ -438,7 +544,6 @@ fn supplement(
 ) -> Result<(), BuildError> {
     let ui = |s: &str| PrimitiveValue::from(s.to_string());
     put_default(obj, Tag(0x0020, 0x000D), VR::UI, ui(&sup.study_uid));
-    put_default(obj, Tag(0x0020, 0x000E), VR::UI, ui(&sup.series_uid));
     put_default(obj, Tag(0x0008, 0x0018), VR::UI, ui(&sup.sop_instance_uid));
     match (text(obj, Tag(0x0008, 0x0016)), class) {
         (None, Some(c)) => obj.put(DataElement::new(Tag(0x0008, 0x0016), VR::UI, ui(c))),
@@ -507,7 +612,7 @@ mod tests {
     fn sup() -> Supplements {
         Supplements {
             study_uid: "2.25.1".into(),
-            series_uid: "2.25.2".into(),
+            series: SeriesUids::new(|| "2.25.2".into()),
             sop_instance_uid: "2.25.3".into(),
             date: "20261204".into(),
             time: "101500".into(),

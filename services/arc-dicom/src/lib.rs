@@ -23,7 +23,9 @@ mod vr_check;
 mod xml;
 mod xml_read;
 
-pub use build::{build_instance, BuildError, BulkPart, Supplements, IMPLEMENTATION_CLASS_UID};
+pub use build::{
+    build_instance, BuildError, BulkPart, SeriesUids, Supplements, IMPLEMENTATION_CLASS_UID,
+};
 pub use bulk::{bitstream_media_type, bulk_value, bulk_value_any, bulk_values, BulkValue};
 pub use coerce::{apply_overrides, coercion_attr, merge_json, tag_of};
 pub use error::DicomError;

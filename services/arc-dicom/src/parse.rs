@@ -253,7 +253,7 @@ mod tests {
         });
         let sup = Supplements {
             study_uid: "2.25.1".into(),
-            series_uid: "2.25.2".into(),
+            series: crate::SeriesUids::new(|| "2.25.2".into()),
             sop_instance_uid: "2.25.3".into(),
             date: "20261204".into(),
             time: "101500".into(),

@@ -94,10 +94,11 @@ pub(crate) async fn store(
         now.format("%Y%m%d").to_string(),
         now.format("%H%M%S").to_string(),
     );
-    // one generated study per request, one generated series per study: an upload of
-    // several files without UIDs lands in one series
+    // one generated study per request, one generated series per study and kind of object
+    // (SOP Class and Modality): an upload of several photographs without UIDs lands in one
+    // series, a PDF sent with them in another
     let request_study = ctx.study_uid.clone().unwrap_or_else(new_uid);
-    let mut series_of: HashMap<String, String> = HashMap::new();
+    let series = arc_dicom::SeriesUids::new(new_uid);
     let bulk_parts = std::sync::Arc::new(bulk_parts);
     let mut outcomes = Vec::with_capacity(datasets.len());
     for ds in datasets {
@@ -108,13 +109,9 @@ pub(crate) async fn store(
             .and_then(|v| v.as_str())
             .map(str::to_string)
             .unwrap_or_else(|| request_study.clone());
-        let series = series_of
-            .entry(study.clone())
-            .or_insert_with(new_uid)
-            .clone();
         let sup = Supplements {
             study_uid: study,
-            series_uid: series,
+            series: series.clone(),
             sop_instance_uid: new_uid(),
             date: date.clone(),
             time: time.clone(),
