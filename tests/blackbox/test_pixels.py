@@ -399,5 +399,10 @@ def test_wado_uri_transfer_syntax_and_errors(px):
         r = mr.wado(s, **bad)
         assert r.status_code == 400 and "PS3.18" in r.text, (bad, r.status_code, r.text)
     assert mr.wado(s, frameNumber="2").status_code == 404
+    # a parameter given twice is refused, not half-read
+    r = requests.get(f"{s.url}/aets/{AET}/wado", params=[
+        ("requestType", "WADO"), ("studyUID", mr.study), ("seriesUID", mr.series),
+        ("objectUID", mr.sop), ("objectUID", mr.sop)])
+    assert r.status_code == 400 and "objectUID" in r.text and "PS3.18" in r.text, r.text
     assert mr.wado(s, presentationUID="1.2", presentationSeriesUID="1.2.3").status_code == 406
     assert mr.wado(s, charset="UTF-8", annotation="patient").status_code == 200

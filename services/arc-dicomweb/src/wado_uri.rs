@@ -78,6 +78,16 @@ pub(crate) async fn wado(
         })
     };
     let bad = |why: String| ApiError::BadRequest(format!("{why} (PS3.18 9.1.2)"));
+    // Each parameter is given once (lists such as contentType are comma-separated inside
+    // one value); a second value would otherwise be silently ignored.
+    if let Some((name, _)) = params
+        .iter()
+        .enumerate()
+        .find(|(i, (k, _))| params[..*i].iter().any(|(seen, _)| seen == k))
+        .map(|(_, p)| p)
+    {
+        return Err(bad(format!("the {name} parameter is given more than once")));
+    }
     match get("requestType").as_deref() {
         Some("WADO") => {}
         Some(other) => return Err(bad(format!("requestType must be WADO, not {other:?}"))),
