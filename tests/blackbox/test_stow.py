@@ -55,6 +55,14 @@ def test_coercion_is_served_everywhere_while_the_blob_stays_as_received(server):
         assert got.InstitutionName == "Coercion Hospital"
         assert got.file_meta.TransferSyntaxUID == orig.file_meta.TransferSyntaxUID
         assert got.pixel_array.tolist() == orig.pixel_array.tolist()
+        # what the coercion replaced is recorded in the object (PS3.3 C.12.1.1.9)
+        (item,) = got.OriginalAttributesSequence
+        assert item.ReasonForTheAttributeModification == "COERCE"
+        assert item.ModifyingSystem and len(item.AttributeModificationDateTime) >= 14
+        (prev,) = item.ModifiedAttributesSequence
+        assert prev.PatientName == orig.PatientName and prev.PatientID == orig.PatientID
+        assert prev.InstitutionName == orig.get("InstitutionName", "")
+    assert meta["04000561"]["Value"][0]["04000550"]["Value"][0]["00100020"]["Value"] == [orig.PatientID]
     # the log decides: a rebuilt projection serves the same coerced values and ETags
     etag = requests.get(f"{inst}/metadata").headers["ETag"]
     server.stop()

@@ -6,10 +6,10 @@
 use crate::error::DicomError;
 use crate::parse::parse_tag;
 use crate::read::open;
-use arc_model::{AttrValue, IndexAttrs};
+use arc_model::{AttrValue, IndexAttrs, Overrides};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-use dicom_core::value::PrimitiveValue;
-use dicom_core::{DataElement, Tag, VR};
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
@@ -135,9 +135,22 @@ fn new_charset(stored: &[String], overrides: &IndexAttrs) -> Option<&'static str
     (!fits(code, overrides)).then_some("ISO_IR 192")
 }
 
+/// Modifying System (0400,0563) of the items this archive adds.
+const MODIFYING_SYSTEM: &str = "ARCSTREAM";
+
+/// Attribute Modification DateTime (0400,0562) of Unix milliseconds, in UTC.
+fn modification_dt(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .format("%Y%m%d%H%M%S%.3f+0000")
+        .to_string()
+}
+
 /// Merges overrides into a stored header's DICOM JSON (top level), switching its Specific
-/// Character Set to ISO_IR 192 when the re-encoded object would.
-pub fn merge_json(header: &mut serde_json::Value, overrides: &IndexAttrs) {
+/// Character Set to ISO_IR 192 when the re-encoded object would, and appends an Original
+/// Attributes Sequence item with the values they replace, as `apply_overrides` does.
+pub fn merge_json(header: &mut serde_json::Value, overrides: &Overrides) {
+    use serde_json::{json, Value};
     if overrides.is_empty() {
         return;
     }
@@ -154,24 +167,44 @@ pub fn merge_json(header: &mut serde_json::Value, overrides: &IndexAttrs) {
                 .collect()
         })
         .unwrap_or_default();
-    let json = crate::json::attrs_to_json(overrides);
-    if let serde_json::Value::Object(o) = json {
+    // an attribute the object did not have is recorded empty (PS3.3 C.12.1.1.9.2)
+    let previous: serde_json::Map<String, Value> = overrides
+        .attrs
+        .iter()
+        .map(|(key, attr)| {
+            let old = map.get(key).cloned();
+            (key.clone(), old.unwrap_or_else(|| json!({"vr": attr.vr})))
+        })
+        .collect();
+    let item = json!({
+        "04000550": {"vr": "SQ", "Value": [previous]},
+        "04000562": {"vr": "DT", "Value": [modification_dt(overrides.millis)]},
+        "04000563": {"vr": "LO", "Value": [MODIFYING_SYSTEM]},
+        "04000564": {"vr": "LO"},
+        "04000565": {"vr": "CS", "Value": [overrides.reason]},
+    });
+    let json = crate::json::attrs_to_json(&overrides.attrs);
+    if let Value::Object(o) = json {
         map.extend(o);
     }
-    if let Some(cs) = new_charset(&stored, overrides) {
-        map.insert(
-            "00080005".into(),
-            serde_json::json!({"vr": "CS", "Value": [cs]}),
-        );
+    if let Some(cs) = new_charset(&stored, &overrides.attrs) {
+        map.insert("00080005".into(), json!({"vr": "CS", "Value": [cs]}));
+    }
+    let original = map.entry("04000561").or_insert_with(|| json!({"vr": "SQ"}));
+    match original.get_mut("Value").and_then(Value::as_array_mut) {
+        Some(items) => items.push(item),
+        None => original["Value"] = json!([item]),
     }
 }
 
 /// Re-encodes a stored object with the overrides put in, in `target_ts` (the stored
-/// syntax, or Explicit VR Little Endian for a native one). Encapsulated pixel data is
-/// written back as it is; the meta group keeps its identity.
+/// syntax, or Explicit VR Little Endian for a native one), and appends to its Original
+/// Attributes Sequence (0400,0561) an item with the values they replaced (PS3.3
+/// C.12.1.1.9; PS3.4 B.4.1.3 lets an SCP coerce when it records this). Encapsulated pixel
+/// data is written back as it is; the meta group keeps its identity.
 pub fn apply_overrides(
     bytes: &[u8],
-    overrides: &IndexAttrs,
+    overrides: &Overrides,
     target_ts: &str,
 ) -> Result<Vec<u8>, DicomError> {
     let (_, mut file) = open(bytes)?;
@@ -188,20 +221,50 @@ pub fn apply_overrides(
             )
         })
         .unwrap_or_default();
-    if let Some(cs) = new_charset(&stored, overrides) {
+    if let Some(cs) = new_charset(&stored, &overrides.attrs) {
         obj.put(DataElement::new(
             Tag(0x0008, 0x0005),
             VR::CS,
             PrimitiveValue::from(cs),
         ));
     }
-    for (key, attr) in overrides {
+    let mut previous = InMemDicomObject::new_empty();
+    for (key, attr) in &overrides.attrs {
         let Some(tag) = parse_tag(key) else { continue };
         let vr: VR = attr.vr.parse().unwrap_or(VR::UN);
         let value = primitive(vr, &attr.values)
             .map_err(|_| DicomError::Unsupported(format!("value of {key} does not fit VR {vr}")))?;
+        // an attribute the object did not have is recorded empty (PS3.3 C.12.1.1.9.2)
+        previous.put(
+            obj.take_element(tag)
+                .unwrap_or_else(|_| DataElement::new(tag, vr, PrimitiveValue::Empty)),
+        );
         obj.put(DataElement::new(tag, vr, value));
     }
+    let text = |tag: (u16, u16), vr: VR, value: &str| {
+        DataElement::new(Tag(tag.0, tag.1), vr, PrimitiveValue::from(value))
+    };
+    let item = InMemDicomObject::from_element_iter([
+        DataElement::new(
+            Tag(0x0400, 0x0550),
+            VR::SQ,
+            Value::Sequence(DataSetSequence::new(vec![previous], Length::UNDEFINED)),
+        ),
+        text((0x0400, 0x0562), VR::DT, &modification_dt(overrides.millis)),
+        text((0x0400, 0x0563), VR::LO, MODIFYING_SYSTEM),
+        DataElement::new(Tag(0x0400, 0x0564), VR::LO, PrimitiveValue::Empty),
+        text((0x0400, 0x0565), VR::CS, overrides.reason),
+    ]);
+    let mut items = match obj.take_element(Tag(0x0400, 0x0561)) {
+        Ok(e) => e.items().map(<[_]>::to_vec).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    items.push(item);
+    obj.put(DataElement::new(
+        Tag(0x0400, 0x0561),
+        VR::SQ,
+        Value::Sequence(DataSetSequence::new(items, Length::UNDEFINED)),
+    ));
     file.update_meta(|m| m.set_transfer_syntax(ts));
     let mut out = Vec::with_capacity(bytes.len() + 1024);
     file.write_all(&mut out).map_err(DicomError::encode)?;
@@ -258,30 +321,85 @@ mod tests {
         }
     }
 
+    fn coerce(attrs: IndexAttrs) -> Overrides {
+        Overrides {
+            attrs,
+            reason: "COERCE",
+            millis: 1_764_806_400_250, // 2025-12-04T00:00:00.250Z
+        }
+    }
+
     #[test]
     fn json_merge_switches_to_utf8_only_when_needed() {
         let mut h = serde_json::json!({"00100010": {"vr": "PN", "Value": [{"Alphabetic": "Old"}]}});
-        let ascii = IndexAttrs::from([(
+        let ascii = coerce(IndexAttrs::from([(
             "00100010".to_string(),
             AttrValue::text("PN", vec!["New^Name".into()]),
-        )]);
+        )]));
         merge_json(&mut h, &ascii);
         assert_eq!(h["00100010"]["Value"][0]["Alphabetic"], "New^Name");
         assert!(h.get("00080005").is_none());
-        let greek = IndexAttrs::from([(
+        let greek = coerce(IndexAttrs::from([(
             "00100010".to_string(),
             AttrValue::text("PN", vec!["Διονυσιος".into()]),
-        )]);
+        )]));
         merge_json(&mut h, &greek);
         assert_eq!(h["00080005"]["Value"][0], "ISO_IR 192");
         let mut latin = serde_json::json!({"00080005": {"vr": "CS", "Value": ["ISO_IR 100"]}});
         merge_json(
             &mut latin,
-            &IndexAttrs::from([(
+            &coerce(IndexAttrs::from([(
                 "00100010".to_string(),
                 AttrValue::text("PN", vec!["Müller".into()]),
-            )]),
+            )])),
         );
         assert_eq!(latin["00080005"]["Value"][0], "ISO_IR 100");
+    }
+
+    #[test]
+    fn json_merge_records_what_it_replaced() {
+        let mut h = serde_json::json!({"00100010": {"vr": "PN", "Value": [{"Alphabetic": "Old"}]}});
+        merge_json(
+            &mut h,
+            &coerce(IndexAttrs::from([
+                (
+                    "00100010".to_string(),
+                    AttrValue::text("PN", vec!["New".into()]),
+                ),
+                (
+                    "00080080".to_string(),
+                    AttrValue::text("LO", vec!["Hospital".into()]),
+                ),
+            ])),
+        );
+        let items = h["04000561"]["Value"].as_array().unwrap();
+        assert_eq!(items.len(), 1);
+        let item = &items[0];
+        assert_eq!(
+            item["04000550"]["Value"][0],
+            serde_json::json!({
+                "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Old"}]},
+                "00080080": {"vr": "LO"},
+            }),
+            "old values, and absent ones empty"
+        );
+        assert_eq!(item["04000562"]["Value"][0], "20251204000000.250+0000");
+        assert_eq!(item["04000563"]["Value"][0], "ARCSTREAM");
+        assert_eq!(item["04000565"]["Value"][0], "COERCE");
+        assert_eq!(item["04000564"], serde_json::json!({"vr": "LO"}));
+        // a second modification is a second item
+        merge_json(
+            &mut h,
+            &coerce(IndexAttrs::from([(
+                "00100010".to_string(),
+                AttrValue::text("PN", vec!["Newer".into()]),
+            )])),
+        );
+        let items = h["04000561"]["Value"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[1]["04000550"]["Value"][0]["00100010"]["Value"][0]["Alphabetic"],
+            "New"
+        );
     }
 }

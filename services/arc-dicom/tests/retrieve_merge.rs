@@ -4,7 +4,7 @@
 mod common;
 
 use arc_dicom::{apply_overrides, parse_instance, parse_instance_header, to_explicit_vr_le};
-use arc_model::{AttrValue, IndexAttrs};
+use arc_model::{AttrValue, IndexAttrs, Overrides};
 use common::fixture;
 
 #[test]
@@ -68,7 +68,16 @@ fn overrides_change_only_what_they_name() {
             "00280030".to_string(),
             AttrValue::text("DS", vec!["0.5".into(), "0.5".into()]),
         ),
+        (
+            "00104000".to_string(),
+            AttrValue::text("LT", vec!["added".into()]),
+        ),
     ]);
+    let overrides = Overrides {
+        attrs: overrides,
+        reason: "COERCE",
+        millis: 1_764_806_400_000,
+    };
     let out = apply_overrides(&bytes, &overrides, "1.2.840.10008.1.2.1").unwrap();
     let got = parse_instance(&out).unwrap();
     assert_eq!(got.transfer_syntax, "1.2.840.10008.1.2.1");
@@ -94,6 +103,24 @@ fn overrides_change_only_what_they_name() {
             assert_eq!(a.get(k), Some(v), "{k}");
         }
     }
+    // what was replaced is recorded (PS3.3 C.12.1.1.9), as the metadata merge records it
+    let item = &got.header_json["04000561"]["Value"][0];
+    let previous = &item["04000550"]["Value"][0];
+    assert_eq!(previous["00100010"], plain.header_json["00100010"]);
+    assert_eq!(previous["00280030"], plain.header_json["00280030"]);
+    assert_eq!(previous["00080080"], plain.header_json["00080080"]);
+    assert!(plain.header_json.get("00104000").is_none());
+    assert_eq!(
+        previous["00104000"],
+        serde_json::json!({"vr": "LT"}),
+        "an attribute the object lacked is recorded empty"
+    );
+    assert_eq!(got.header_json["00104000"]["Value"][0], "added");
+    assert_eq!(item["04000565"]["Value"][0], "COERCE");
+    assert_eq!(item["04000562"]["Value"][0], "20251204000000.000+0000");
+    let mut merged = plain.header_json.clone();
+    arc_dicom::merge_json(&mut merged, &overrides);
+    assert_eq!(merged["04000561"], got.header_json["04000561"]);
     let px = |b: &[u8]| arc_dicom::bulk_value(b, "7FE00010").unwrap().unwrap();
     assert_eq!(px(&out), px(&bytes));
 }

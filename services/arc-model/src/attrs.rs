@@ -39,6 +39,26 @@ impl AttrValue {
 /// Attributes by tag (`GGGGEEEE`), ordered by tag as DICOM orders them.
 pub type IndexAttrs = BTreeMap<String, AttrValue>;
 
+/// Attributes whose current values differ from a stored object, with why and when they
+/// changed: retrieval merges them into the object and records the values they replace in
+/// an Original Attributes Sequence item (PS3.3 C.12.1.1.9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// The current values.
+    pub attrs: IndexAttrs,
+    /// Reason for the Attribute Modification (0400,0565): `COERCE` for store-time coercion.
+    pub reason: &'static str,
+    /// When the change was recorded: the time of its event, in Unix milliseconds.
+    pub millis: i64,
+}
+
+impl Overrides {
+    /// Whether the object is served as stored.
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+    }
+}
+
 /// Formats a tag as DICOM JSON keys do (`0020000D`).
 pub fn tag_key(group: u16, element: u16) -> String {
     format!("{group:04X}{element:04X}")

@@ -7,7 +7,7 @@ pub mod event;
 pub mod keys;
 pub mod uid;
 
-pub use attrs::{tag_key, AttrValue, IndexAttrs};
+pub use attrs::{tag_key, AttrValue, IndexAttrs, Overrides};
 pub use dictionary::Level;
 pub use event::{Actor, Event, EventEnvelope, InstanceStored, ModelError, OverwritePolicy, Source};
 pub use keys::{blob_key, meta_key, Sha256Hex};

@@ -1,7 +1,7 @@
 //! The projector's state store (redb): entities with their current attributes and aggregates,
 //! the UID → blob map, parent → child links, each event's verdict, and the applied position.
 
-use arc_model::IndexAttrs;
+use arc_model::{IndexAttrs, Overrides};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -55,8 +55,14 @@ impl InstanceRec {
     /// into its header: today the attributes coerced at store time. This is the one seam
     /// through which edits of the patient, study or series (later events) will reach
     /// retrieval too; an instance without overrides streams its bytes untouched.
-    pub fn overrides(&self) -> IndexAttrs {
-        self.coerced.clone()
+    /// An instance record changes only by a new store event, so its `modified` time is
+    /// the time of the coercion.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            attrs: self.coerced.clone(),
+            reason: "COERCE",
+            millis: self.modified,
+        }
     }
 }
 

@@ -191,7 +191,7 @@ fn coerced_attributes_reach_the_index_and_the_record_but_not_the_event_attrs() {
     ));
     let rec = s.instance("1").unwrap().unwrap();
     assert_eq!(
-        rec.overrides().len(),
+        rec.overrides().attrs.len(),
         3,
         "every coerced attribute is merged on retrieve"
     );
