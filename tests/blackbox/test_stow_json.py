@@ -139,6 +139,30 @@ def test_jpeg_png_pdf_and_mp4_become_instances(server, tmp_path):
     ((h, body),) = parse_multipart(b)
     assert h["content-type"].startswith("video/mp4") and body[: len(video)] == video
 
+    # rendered: the PDF as the document and the video as its stream (PS3.18 8.7.4)
+    r = requests.get(f"{urls['Json^Pdf']}/rendered")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content == pdf, "cut to Encapsulated Document Length, without the pad byte"
+    for accept in ("application/pdf", "application/*", "*/*;q=0.5, image/jpeg;q=0"):
+        assert requests.get(f"{urls['Json^Pdf']}/rendered", headers={"Accept": accept}).content == pdf, accept
+    r = requests.get(f"{urls['Json^Pdf']}/rendered", headers={"Accept": "image/jpeg"})
+    assert r.status_code == 406 and "application/pdf" in r.text
+    r = requests.get(f"{urls['Json^Pdf']}/rendered", params={"accept": "*/*", "window": "1,2,linear"})
+    assert r.status_code == 400 and "window" in r.text
+    r = requests.get(f"{urls['Json^Video']}/rendered", params={"accept": "video/mp4"})
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
+    assert r.content[: len(video)] == video and len(r.content) - len(video) <= 1
+    assert requests.get(f"{urls['Json^Video']}/rendered", headers={"Accept": "video/mpeg"}).status_code == 406
+    # byte ranges, as a browser's video element asks for them
+    whole = r.content
+    r = requests.get(f"{urls['Json^Video']}/rendered", headers={"Range": "bytes=0-99"})
+    assert r.status_code == 206 and r.content == whole[:100], r.status_code
+    assert r.headers["content-range"] == f"bytes 0-99/{len(whole)}"
+    r = requests.get(f"{urls['Json^Video']}/rendered", headers={"Range": "bytes=-16"})
+    assert r.status_code == 206 and r.content == whole[-16:]
+    r = requests.get(f"{urls['Json^Video']}/rendered", headers={"Range": f"bytes={len(whole)}-"})
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(whole)}"
+
 
 def test_bad_metadata_and_bulk_fail_with_reasons(server):
     png = encoded("PNG")

@@ -355,6 +355,7 @@ pub fn build_instance(
     let mut ts = crate::ts::EXPLICIT_VR_LE;
     let mut class: Option<&str> = None;
     let mut module: Option<PixelModule> = None;
+    let mut document_length: Option<u32> = None;
     let mut missing = Vec::new();
     let mut bulk = |tag: Tag,
                     vr: VR,
@@ -400,6 +401,7 @@ pub fn build_instance(
                 }
                 class = Some(ENCAPSULATED_PDF);
                 let mut pdf = part.data.to_vec();
+                document_length = u32::try_from(pdf.len()).ok();
                 if pdf.len() % 2 == 1 {
                     pdf.push(0); // PS3.3 C.24.2.1: padded to even length
                 }
@@ -440,6 +442,14 @@ pub fn build_instance(
             PrimitiveValue::from("YES"),
         );
         put_default(&mut obj, Tag(0x0042, 0x0010), VR::ST, PrimitiveValue::Empty);
+        // the document's own length, so a reader can drop the pad byte (PS3.3 C.24.2.1)
+        if let Some(n) = document_length {
+            obj.put(DataElement::new(
+                Tag(0x0042, 0x0015),
+                VR::UL,
+                PrimitiveValue::from(n),
+            ));
+        }
         put_default(
             &mut obj,
             Tag(0x0008, 0x0060),
@@ -659,6 +669,10 @@ mod tests {
         assert_eq!(
             crate::bulk_value(&bytes, "00420011").unwrap().unwrap(),
             b"%PDF-1.4 x"
+        );
+        assert_eq!(
+            crate::bulk_value(&bytes, "00420015").unwrap().unwrap(),
+            10u32.to_le_bytes()
         );
         let mut none = |_: &str| None;
         assert!(matches!(

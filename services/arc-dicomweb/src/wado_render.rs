@@ -7,7 +7,7 @@
 //! of a series, the middle image of a study's first series that has images.
 
 use crate::pixel_params::{blocking, frame_list, image_format, query_pairs, render_params};
-use crate::{check_aet, conditional, wado_frames, ApiError, AppState};
+use crate::{accept, check_aet, conditional, wado_frames, ApiError, AppState};
 use arc_dicom::pixels::{self, ImageFormat, RenderParams};
 use arc_projector::InstanceRec;
 use axum::extract::{Path, RawQuery, State};
@@ -95,6 +95,9 @@ async fn rendered_answer(
             .select(&study, series.as_deref(), instance.as_deref())?;
     if let Some(i) = &instance {
         let (_, rec) = &selected[0];
+        if let Some(kind) = document_kind(rec) {
+            return rendered_document(&state, rec, kind, &headers, &pairs).await;
+        }
         let multi = frames_of(rec).unwrap_or(1) > 1;
         let format = image_format(
             &headers,
@@ -138,6 +141,155 @@ async fn rendered_answer(
         ));
     }
     Ok(([(header::CONTENT_TYPE, w.content_type())], w.finish()).into_response())
+}
+
+/// Encapsulated PDF Storage (PS3.4 B.5).
+const ENCAPSULATED_PDF: &str = "1.2.840.10008.5.1.4.1.1.104.1";
+
+/// The rendered media type of an instance that holds a document or a video rather than an
+/// image: `application/pdf` for an encapsulated PDF, `video/mpeg` or `video/mp4` for
+/// MPEG-2 and MPEG-4/HEVC pixel data (PS3.18 8.7.4, Table 8.7.4-1 rendered media types).
+fn document_kind(rec: &InstanceRec) -> Option<&'static str> {
+    if rec.sop_class_uid == ENCAPSULATED_PDF {
+        return Some("application/pdf");
+    }
+    Some(arc_dicom::bitstream_media_type(&rec.transfer_syntax)).filter(|t| t.starts_with("video/"))
+}
+
+/// Whether the request takes `media_type` (no preference, the type itself, `type/*` or
+/// `*/*`, and not refused by name with q=0).
+fn takes(ranges: &accept::Ranges, media_type: &str) -> bool {
+    if ranges.unspecified() {
+        return true;
+    }
+    let family = format!("{}/*", media_type.split('/').next().unwrap_or(""));
+    !ranges.refuses(media_type)
+        && ranges.iter().any(|r| {
+            let e = r.essence();
+            e == media_type || e == family || e == "*/*"
+        })
+}
+
+/// An encapsulated PDF as the document and a video as its stream, as dcm4chee renders
+/// them: the Encapsulated Document (0042,0011) cut to its Encapsulated Document Length
+/// (0042,0015) when the object gives one, or the Pixel Data fragments joined.
+async fn rendered_document(
+    state: &AppState,
+    rec: &InstanceRec,
+    kind: &'static str,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<Response, ApiError> {
+    let ranges = accept::ranges(headers, accept_param(pairs).as_deref());
+    if !takes(&ranges, kind) {
+        return Err(accept::not_acceptable(&ranges, kind));
+    }
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(k, _)| ["window", "viewport", "quality"].contains(&k.as_str()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{name} applies to rendered images; this instance renders as {kind} (PS3.18 8.3.5.1)"
+        )));
+    }
+    let bytes = state.archive.retrieve().bytes(rec).await?;
+    let body = blocking(move || {
+        if kind == "application/pdf" {
+            let values = arc_dicom::bulk_values(&bytes, &["00420011".into(), "00420015".into()])?;
+            let native = |path: &str| {
+                values.iter().find_map(|(p, v)| match v {
+                    arc_dicom::BulkValue::Native(b) if p == path => Some(b.clone()),
+                    _ => None,
+                })
+            };
+            let mut doc = native("00420011").unwrap_or_default();
+            let length = native("00420015").and_then(|v| {
+                v.get(..4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            });
+            if let Some(n) = length.filter(|n| (*n as usize) <= doc.len()) {
+                doc.truncate(n as usize);
+            }
+            return Ok(doc);
+        }
+        match arc_dicom::bulk_value_any(&bytes, "7FE00010")? {
+            Some(arc_dicom::BulkValue::Encapsulated { frames, .. }) => Ok(frames.concat()),
+            _ => Ok(Vec::new()),
+        }
+    })
+    .await?;
+    if body.is_empty() {
+        return Err(ApiError::NotAcceptable(format!(
+            "the instance holds no {kind} content to render; offered: application/dicom"
+        )));
+    }
+    Ok(ranged(headers, kind, body))
+}
+
+/// One byte range of `Range: bytes=…` over `len` (> 0) bytes (RFC 9110 14.1.2), inclusive:
+/// `Ok(None)` for no Range, or one the answer ignores (another unit, several ranges, bad
+/// syntax, or an `If-Range`: the whole representation is always a valid answer, RFC 9110
+/// 14.2); `Err(())` for a range that starts beyond the end (416).
+fn byte_range(headers: &HeaderMap, len: usize) -> Result<Option<(usize, usize)>, ()> {
+    if headers.contains_key(header::IF_RANGE) {
+        return Ok(None);
+    }
+    let Some(spec) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    let Some((a, b)) = spec.split_once('-').filter(|_| !spec.contains(',')) else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let last = len - 1;
+    let (start, end) = match (a.parse::<usize>(), b.parse::<usize>()) {
+        (Ok(s), Ok(e)) if s <= e => (s, e.min(last)),
+        (Ok(s), Err(_)) if b.is_empty() => (s, last),
+        (Err(_), Ok(n)) if a.is_empty() && n > 0 => (len.saturating_sub(n), last),
+        (Err(_), Ok(0)) if a.is_empty() => return Err(()),
+        _ => return Ok(None),
+    };
+    if start > last {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+/// A whole document or video, or the byte range asked for (206, or 416 beyond its end), so
+/// browsers' video and PDF players can seek.
+fn ranged(headers: &HeaderMap, kind: &'static str, body: Vec<u8>) -> Response {
+    use axum::http::StatusCode;
+    let len = body.len();
+    match byte_range(headers, len) {
+        Ok(None) => (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::ACCEPT_RANGES, "bytes"),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok(Some((start, end))) => (
+            StatusCode::PARTIAL_CONTENT,
+            [
+                (header::CONTENT_TYPE, kind.to_string()),
+                (header::ACCEPT_RANGES, "bytes".into()),
+                (header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")),
+            ],
+            body[start..=end].to_vec(),
+        )
+            .into_response(),
+        Err(()) => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            format!("the range asked for starts beyond the {len} bytes of the {kind}"),
+        )
+            .into_response(),
+    }
 }
 
 /// A 404 "not an image" becomes 406 for `rendered`: the object exists, it only has no
@@ -345,4 +497,41 @@ pub(crate) async fn frames_thumbnail(
     h: HeaderMap,
 ) -> Result<Response, ApiError> {
     frames_image(s, p, q, h, true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(v: &str) -> Result<Option<(usize, usize)>, ()> {
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, v.parse().unwrap());
+        byte_range(&h, 100)
+    }
+
+    #[test]
+    fn byte_ranges_as_rfc_9110_reads_them() {
+        assert_eq!(range("bytes=0-9"), Ok(Some((0, 9))));
+        assert_eq!(range("bytes=90-"), Ok(Some((90, 99))));
+        assert_eq!(range("bytes=-10"), Ok(Some((90, 99))));
+        assert_eq!(range("bytes=-500"), Ok(Some((0, 99))));
+        assert_eq!(range("bytes=50-500"), Ok(Some((50, 99))));
+        assert_eq!(range("bytes=100-"), Err(()));
+        assert_eq!(range("bytes=-0"), Err(()));
+        // ignored: the whole answer
+        for ignored in [
+            "bytes=9-0",
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=x-y",
+            "bytes=-",
+        ] {
+            assert_eq!(range(ignored), Ok(None), "{ignored}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, "bytes=0-9".parse().unwrap());
+        h.insert(header::IF_RANGE, "\"1-0\"".parse().unwrap());
+        assert_eq!(byte_range(&h, 100), Ok(None));
+        assert_eq!(byte_range(&HeaderMap::new(), 100), Ok(None));
+    }
 }
