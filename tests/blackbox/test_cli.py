@@ -71,6 +71,36 @@ def test_store_help_documents_the_exit_status():
     assert "Exit status" in r.stdout and "1 when any file failed" in r.stdout
 
 
+def test_serve_with_every_default_runs_on_a_relative_data_folder(tmp_path):
+    """The README's first command: `serve` with no options keeps its data in `./data` of the
+    working folder (a relative path, which a file:// URI cannot carry)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCSTREAM_")}
+    proc = subprocess.Popen(
+        [binary(), "serve", "--listen", "127.0.0.1:0"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        url = None
+        deadline = time.time() + 60
+        while time.time() < deadline and url is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(rb"listening on (http://[0-9.:]+)", line)
+            url = m and m.group(1).decode()
+        assert url, f"serve did not start: exit {proc.poll()}, {proc.stderr.read1().decode(errors='replace')}"
+        r = run("store", "--url", f"{url}/aets/ARCSTREAM/rs", str(CT))
+        assert r.returncode == 0, r.stdout + r.stderr
+        uid = str(pydicom.dcmread(CT).SOPInstanceUID)
+        found = requests.get(f"{url}/aets/ARCSTREAM/rs/instances", params={"SOPInstanceUID": uid})
+        assert found.status_code == 200 and len(found.json()) == 1, found.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert (tmp_path / "data" / "log").is_dir()
+    assert any((tmp_path / "data" / "objects").rglob("*")), "no object under ./data/objects"
+
+
 def test_mistyped_store_and_log_uris_are_refused_without_creating_folders(tmp_path):
     cases = [
         (["--store", "s3:/mybucket/prefix"], "malformed", "s3:"),

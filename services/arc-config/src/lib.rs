@@ -49,9 +49,9 @@ pub struct NodeConfig {
     pub aet: String,
     /// Folder for the embedded log, the folder store and the node's projection.
     pub data_dir: PathBuf,
-    /// Event log URI; default `file://{data_dir}/log`.
+    /// Event log URI; default the folder `{data_dir}/log`.
     pub log_uri: Option<String>,
-    /// Object store URI; default `file://{data_dir}/objects`.
+    /// Object store URI; default the folder `{data_dir}/objects`.
     pub store_uri: Option<String>,
     /// Overwrite policy for SOP Instance UIDs already held.
     pub overwrite: Overwrite,
@@ -297,14 +297,25 @@ impl NodeConfig {
     pub fn log_uri(&self) -> String {
         self.log_uri
             .clone()
-            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("log").display()))
+            .unwrap_or_else(|| self.data_path("log"))
     }
 
     /// The object store URI in force.
     pub fn store_uri(&self) -> String {
         self.store_uri
             .clone()
-            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("objects").display()))
+            .unwrap_or_else(|| self.data_path("objects"))
+    }
+
+    /// A folder of the data folder as an absolute plain path, the form every local backend
+    /// takes: a `file://` URI would need an absolute path (`./data` is the default) and
+    /// percent-encoding of a `%` or space in it.
+    fn data_path(&self, name: &str) -> String {
+        let dir = self.data_dir.join(name);
+        std::path::absolute(&dir)
+            .unwrap_or(dir)
+            .display()
+            .to_string()
     }
 
     /// The folder of this node's projection (state store and index).

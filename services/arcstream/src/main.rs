@@ -57,11 +57,11 @@ pub(crate) struct NodeArgs {
     /// Data folder for the embedded log, store and projection [default: ./data].
     #[arg(long, env = "ARCSTREAM_DATA_DIR", hide_env_values = true)]
     data_dir: Option<String>,
-    /// Event log URI (file://…, memory://, kafka://host:port/topic) [default: file://DATA_DIR/log].
+    /// Event log URI (file://…, memory://, kafka://host:port/topic) [default: DATA_DIR/log].
     #[arg(long, env = "ARCSTREAM_LOG", hide_env_values = true)]
     log: Option<String>,
     /// Object store URI (file://…, memory://, s3://bucket/prefix?endpoint=…&path_style=…&region=…)
-    /// [default: file://DATA_DIR/objects].
+    /// [default: DATA_DIR/objects].
     #[arg(long, env = "ARCSTREAM_STORE", hide_env_values = true)]
     store: Option<String>,
     /// What to do with a different object under a SOP Instance UID already held: never|always.
@@ -89,10 +89,10 @@ struct ReindexArgs {
     /// Data folder of the node whose projection is rebuilt [default: ./data].
     #[arg(long, env = "ARCSTREAM_DATA_DIR", hide_env_values = true)]
     data_dir: Option<String>,
-    /// Event log URI (file://…, memory://, kafka://host:port/topic) [default: file://DATA_DIR/log].
+    /// Event log URI (file://…, memory://, kafka://host:port/topic) [default: DATA_DIR/log].
     #[arg(long, env = "ARCSTREAM_LOG", hide_env_values = true)]
     log: Option<String>,
-    /// Object store URI, checked at start [default: file://DATA_DIR/objects].
+    /// Object store URI, checked at start [default: DATA_DIR/objects].
     #[arg(long, env = "ARCSTREAM_STORE", hide_env_values = true)]
     store: Option<String>,
 }
