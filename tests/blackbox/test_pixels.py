@@ -162,6 +162,9 @@ def test_frame_errors(px):
         assert requests.get(o.url(s.base, f"/frames/{bad}")).status_code == 400, bad
     r = requests.get(o.url(s.base, "/frames/1,11"))
     assert r.status_code == 404 and "frame 11" in r.text
+    for path in ["/frames/1,2,1", "/frames/1,2,1/rendered"]:
+        r = requests.get(o.url(s.base, path))
+        assert r.status_code == 400 and "frame 1 is listed more than once" in r.text, (path, r.text)
     r = requests.get(objs["rtplan"].url(s.base, "/frames/1"))
     assert r.status_code == 404 and "not an image" in r.text
     r = requests.get(o.url(s.base, "/frames/1"), headers={"Accept": 'multipart/related; type="image/jp2"'})

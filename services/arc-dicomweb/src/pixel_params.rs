@@ -161,10 +161,19 @@ pub(crate) fn frame_list(value: &str) -> Result<Vec<u32>, ApiError> {
         .split(',')
         .map(|f| f.trim().parse::<u32>().ok().filter(|n| *n >= 1))
         .collect();
-    match list {
-        Some(l) if !l.is_empty() && l.len() <= 10_000 => Ok(l),
-        _ => Err(ApiError::BadRequest(format!("frame list {value:?}: expected comma-separated frame numbers from 1 (PS3.18 8.3.5.1.1)"))),
+    let list = match list {
+        Some(l) if !l.is_empty() && l.len() <= 10_000 => l,
+        _ => return Err(ApiError::BadRequest(format!("frame list {value:?}: expected comma-separated frame numbers from 1 (PS3.18 8.3.5.1.1)"))),
+    };
+    // A frame listed twice would be sent twice: without this a short URL repeating one
+    // large frame could ask for gigabytes. Distinct numbers keep an answer within the object.
+    let mut seen = std::collections::HashSet::with_capacity(list.len());
+    if let Some(n) = list.iter().find(|n| !seen.insert(**n)) {
+        return Err(ApiError::BadRequest(format!(
+            "frame list: frame {n} is listed more than once; list each frame once (PS3.18 8.3.5.1.1)"
+        )));
     }
+    Ok(list)
 }
 
 /// A failure of the pixel code as an HTTP answer: no image or no such frame is 404,
@@ -224,6 +233,14 @@ mod tests {
         assert_eq!(parse_quality("75").unwrap(), 75);
         assert!(parse_quality("0").is_err() && parse_quality("101").is_err());
         assert_eq!(frame_list("1, 3,5").unwrap(), vec![1, 3, 5]);
+        assert_eq!(frame_list("3,1").unwrap(), vec![3, 1]);
+        let twice = frame_list("1,2,1").unwrap_err();
+        assert!(
+            twice
+                .to_string()
+                .contains("frame 1 is listed more than once"),
+            "{twice}"
+        );
         for bad in ["", "0", "1,,2", "a", "-1"] {
             assert!(frame_list(bad).is_err(), "{bad}");
         }
