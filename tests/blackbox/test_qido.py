@@ -397,6 +397,8 @@ def test_bad_requests_name_the_reason(archive):
         ({"NoSuchAttribute": "x"}, "NoSuchAttribute"),
         ({"StudyDate": "2024-13"}, "StudyDate"),
         ({"StudyDate": "20240101*"}, "StudyDate"),
+        ({"StudyDate": "20200230"}, "StudyDate"),
+        ({"StudyDate": "20210229-20210301"}, "StudyDate"),
         ({"SeriesNumber": "one"}, "SeriesNumber"),
         ({"PatientName": "a=b=c=d"}, "PatientName"),
         ({"orderby": "NoSuchAttribute"}, "orderby"),

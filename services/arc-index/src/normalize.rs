@@ -36,7 +36,19 @@ pub(crate) fn norm_da(value: &str) -> Option<String> {
         return None;
     }
     let (month, day) = (num(&v[4..6]), num(&v[6..8]));
-    ((1..=12).contains(&month) && (1..=31).contains(&day)).then_some(v)
+    ((1..=12).contains(&month) && (1..=days_in_month(num(&v[..4]), month)).contains(&day))
+        .then_some(v)
+}
+
+/// The days of a month of the Gregorian calendar: a date of PS3.5 Table 6.2-1 is a valid
+/// calendar date, so 20200230 and 20210229 are not dates.
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
 }
 
 /// TM as `HHMMSS.ffffff` (PS3.5 Table 6.2-1: `HH`, `HHMM`, `HHMMSS`, `HHMMSS.F{1,6}`; the
@@ -111,7 +123,7 @@ pub(crate) fn norm_dt(value: &str, end: End) -> Option<String> {
     }
     if date_len < 8 {
         out.push_str(day_pad);
-    } else if !(1..=31).contains(&num(&date[6..8])) {
+    } else if !(1..=days_in_month(num(&date[..4]), num(&date[4..6]))).contains(&num(&date[6..8])) {
         return None;
     }
     let time = &v[date_len..];
@@ -227,11 +239,18 @@ mod tests {
     fn dates() {
         assert_eq!(norm_da("20240115").as_deref(), Some("20240115"));
         assert_eq!(norm_da("2024.01.15").as_deref(), Some("20240115"));
+        for leap in ["20200229", "20000229", "20241231", "20240430"] {
+            assert_eq!(norm_da(leap).as_deref(), Some(leap));
+        }
         for bad in [
             "2024",
             "20241315",
             "2024011a",
             "20240100",
+            "20200230",
+            "20210229",
+            "19000229",
+            "20200431",
             "",
             "2024年0115",
             "2024.1é.15",
@@ -296,10 +315,16 @@ mod tests {
             norm_dt("20240115123015.25-0500", End::Lower).as_deref(),
             Some("20240115123015.250000")
         );
+        assert_eq!(
+            norm_dt("202402", End::Upper).as_deref(),
+            Some("20240231235959.999999"),
+            "a padded upper bound only needs to sort after the month's last day"
+        );
         for bad in [
             "20",
             "202413",
             "2024011512x",
+            "20230229",
             "20240115+05",
             "2024.5",
             "2024年0101",
