@@ -1,5 +1,7 @@
 """Connections that hold the node without finishing a request are closed after
-header_read_timeout_ms (slowloris), and the node keeps serving everyone else."""
+header_read_timeout_ms (slowloris), a request body that stalls as long is answered 408,
+a declared body over max_request_bytes is 413 at once, and the node keeps serving everyone
+else."""
 import socket
 import time
 from urllib.parse import urlsplit
@@ -89,3 +91,55 @@ def test_default_timeout_keeps_ordinary_clients_working(server):
             break
         answer += chunk
     assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+
+
+def read_answer(sock, seconds):
+    """The bytes the server sent on `sock` until it closed it or `seconds` passed."""
+    sock.settimeout(seconds)
+    answer = b""
+    try:
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return answer
+
+
+def stow_head(server, length, extra=b""):
+    path = urlsplit(server.base).path
+    return (
+        f"POST {path}/studies HTTP/1.1\r\nHost: x\r\n"
+        'Content-Type: multipart/related; type="application/dicom"; boundary=b\r\n'
+        f"Content-Length: {length}\r\n"
+    ).encode() + extra + b"\r\n"
+
+
+def test_a_stalled_request_body_answers_408_and_stores_nothing(tmp_path, monkeypatch):
+    server = slow_server(tmp_path, monkeypatch)
+    try:
+        s = connect(server)
+        s.sendall(stow_head(server, 100_000) + b"--b\r\nContent-Type: application/dicom\r\n\r\n" + b"\0" * 1000)
+        answer = read_answer(s, 10)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"nothing was stored" in answer, answer
+        assert requests.get(f"{server.base}/instances", timeout=5).json() == []
+        assert requests.get(f"{server.url}/health", timeout=5).status_code == 200
+    finally:
+        server.kill()
+
+
+def test_a_declared_length_over_the_limit_is_413_before_100_continue(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCSTREAM_MAX_REQUEST_BYTES", "100000")
+    server = Server(tmp_path / "data").start()
+    try:
+        s = connect(server)
+        s.sendall(stow_head(server, 50_000_000, b"Expect: 100-continue\r\n"))
+        answer = read_answer(s, 5)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert b"100 Continue" not in answer
+        assert b"max_request_bytes (100000 bytes)" in answer, answer
+    finally:
+        server.kill()

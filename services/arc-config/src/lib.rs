@@ -65,9 +65,10 @@ pub struct NodeConfig {
     /// bounds disk use per request, not memory; the default 4 GiB admits the 2 GB requests
     /// dcm4chee-arc-light accepts.
     pub max_request_bytes: u64,
-    /// How long a client may take to send a request's headers, and how long a kept-alive
-    /// connection may sit idle before its next request (milliseconds); then the connection
-    /// is closed. Bounds what slow or stalled clients hold open (slowloris).
+    /// How long a client may take to send a request's headers, how long a kept-alive
+    /// connection may sit idle before its next request, and the longest pause inside a
+    /// STOW-RS body (milliseconds); then the connection is closed (the body: 408). Bounds
+    /// what slow or stalled clients hold open (slowloris).
     pub header_read_timeout_ms: u64,
     /// This node's name in the snapshot lease, in manifests and in `/health`; `None`: the
     /// host name (see [`NodeConfig::node_id`]).

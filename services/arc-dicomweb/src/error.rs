@@ -19,6 +19,9 @@ pub enum ApiError {
     /// 406: no acceptable representation; the message names what is offered.
     #[error("{0}")]
     NotAcceptable(String),
+    /// 408: the client stopped sending the request body; nothing was stored.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 413: the request body is larger than `max_request_bytes`; nothing was stored.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -40,6 +43,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

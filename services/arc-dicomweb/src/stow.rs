@@ -137,6 +137,23 @@ async fn handle(
         coerced,
     };
     let limit = state.config.max_request_bytes;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the request body exceeds max_request_bytes ({limit} bytes); nothing was stored"
+        ))
+    };
+    // A declared length over the limit is refused before the body is read, so a client
+    // that sent `Expect: 100-continue` gets 413 instead of "100 Continue" (RFC 9110 10.1.1).
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    // A client that stops sending the body holds a connection, a spool file and a task;
+    // each pause is bounded like the wait for headers (slowloris).
+    let idle = std::time::Duration::from_millis(state.config.header_read_timeout_ms.max(1));
 
     // Three stages run at once: the body is read here, split and spooled on a blocking
     // thread, and each finished part is prepared (parsed, blobs written) as it arrives.
@@ -149,15 +166,20 @@ async fn handle(
     let feed = async move {
         let mut stream = body.into_data_stream();
         let mut total = 0u64;
-        while let Some(chunk) = stream.next().await {
+        loop {
+            let next = tokio::time::timeout(idle, stream.next()).await.map_err(|_| {
+                ApiError::RequestTimeout(format!(
+                    "no request body byte arrived for {} ms after {total} bytes; nothing was stored",
+                    idle.as_millis()
+                ))
+            })?;
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| {
                 ApiError::BadRequest(format!("the request body could not be read: {e}"))
             })?;
             total += chunk.len() as u64;
             if total > limit {
-                return Err(ApiError::PayloadTooLarge(format!(
-                    "the request body exceeds max_request_bytes ({limit} bytes); nothing was stored"
-                )));
+                return Err(too_large());
             }
             if chunk_tx.send(chunk).await.is_err() {
                 break; // the spooler stopped; its error is the answer
