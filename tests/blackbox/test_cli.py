@@ -194,3 +194,9 @@ def test_user_errors_print_no_backtrace(tmp_path):
         assert r.returncode == 1, (args, r.returncode)
         assert r.stderr.lstrip().startswith("Error: ") or "\nError: " in r.stderr, r.stderr
         assert "backtrace" not in r.stderr.lower(), r.stderr
+
+
+def test_store_refuses_zero_batch_or_jobs():
+    for flag in ["--batch", "--jobs"]:
+        r = run("store", flag, "0", str(CT))
+        assert r.returncode == 2 and f"invalid value '0' for '{flag}" in r.stderr, (flag, r.stderr)

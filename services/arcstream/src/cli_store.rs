@@ -23,12 +23,12 @@ pub(crate) struct StoreArgs {
         env = "ARCSTREAM_URL"
     )]
     url: String,
-    /// Files per STOW-RS request.
-    #[arg(long, default_value_t = 16)]
-    batch: usize,
-    /// Requests in flight at once.
-    #[arg(long, short = 'j', default_value_t = 4)]
-    jobs: usize,
+    /// Files per STOW-RS request (at least 1).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    batch: u16,
+    /// Requests in flight at once (at least 1).
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: u16,
 }
 
 pub(crate) fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -256,7 +256,7 @@ pub(crate) async fn run(args: StoreArgs) -> Result<bool> {
             .expect("template"),
     );
     let batches: Vec<Vec<PathBuf>> = files
-        .chunks(args.batch.max(1))
+        .chunks(usize::from(args.batch))
         .map(<[PathBuf]>::to_vec)
         .collect();
     let mut stored = 0;
@@ -269,7 +269,7 @@ pub(crate) async fn run(args: StoreArgs) -> Result<bool> {
             (b.len(), r)
         }
     }))
-    .buffer_unordered(args.jobs.max(1));
+    .buffer_unordered(usize::from(args.jobs));
     use futures::StreamExt;
     while let Some((n, r)) = results.next().await {
         let outcome = r?;
