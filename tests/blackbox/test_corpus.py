@@ -60,9 +60,9 @@ def test_stow_answers_follow_the_files(loaded, exp):
         fails = values(doc, FAILED_SOP)
         assert sorted(values(x, "00081155")[0] for x in refs) == sorted(f.sop for f in ok), [f.path.name for f in batch]
         assert len(fails) == len(bad) + len(dup), [f.path.name for f in batch]
-        dup_fails = [x for x in fails if values(x, "00081155") and values(x, "00081155")[0] in {f.sop for f in dup}]
-        assert len(dup_fails) == len(dup)
-        assert all(values(x, FAILURE_REASON) == [0x0111] for x in dup_fails)
+        # a part that cannot be read may name its SOP Instance UID too (from its meta header)
+        dup_fails = [x for x in fails if values(x, FAILURE_REASON) == [0x0111]]
+        assert sorted(values(x, "00081155")[0] for x in dup_fails) == sorted(f.sop for f in dup)
         expected_status = 200 if not fails else (202 if refs else 409)
         assert r.status_code == expected_status, r.text
         if bad:

@@ -175,6 +175,10 @@ def test_uids_that_are_no_uids_fail_their_part_alone(server):
     assert r.status_code == 202, r.text
     doc = r.json()
     assert [x["00081197"]["Value"] for x in doc["00081198"]["Value"]] == [[0xC000]] * 3
+    # the failed items still name the instances (PS3.18 Table 10.5.3-3)
+    assert [x["00081155"]["Value"] for x in doc["00081198"]["Value"]] == [
+        [f"1.2.826.0.1.3680043.8.498.1{n}"] for n in (1, 2, 3)]
+    assert all(x["00081150"]["Value"] == [orig.SOPClassUID] for x in doc["00081198"]["Value"])
     warning = r.headers["Warning"]
     assert warning.count("invalid StudyInstanceUID") == 2 and "invalid SeriesInstanceUID" in warning
     refs = [x["00081190"]["Value"][0] for x in doc["00081199"]["Value"]]
@@ -224,3 +228,15 @@ def test_min_sequence_on_one_node(server):
     assert r.status_code == 400 and "beyond the end" in r.text, r.text
     r = requests.get(f"{server.base}/studies", params={"min-sequence": "x"})
     assert r.status_code == 400
+
+
+def test_a_truncated_object_fails_named_by_its_meta_information(server):
+    data = (FIXTURES / "pydicom" / "CT_small.dcm").read_bytes()
+    orig = read(data)
+    r = post(server.base, [data[: len(data) // 2]])
+    assert r.status_code == 409, r.text
+    [item] = r.json()["00081198"]["Value"]
+    assert item["00081197"]["Value"] == [0xC000]
+    assert item["00081150"]["Value"] == [orig.SOPClassUID]
+    assert item["00081155"]["Value"] == [orig.SOPInstanceUID]
+    assert requests.get(f"{server.base}/instances").json() == []

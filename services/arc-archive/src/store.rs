@@ -132,6 +132,24 @@ fn parse(part: &SpooledPart) -> Result<ParsedInstance, DicomError> {
     }
 }
 
+/// The SOP Class and Instance UIDs of a part that did not parse, where they can be read (a
+/// large part only from its file meta information).
+fn unparsed_uids(part: &SpooledPart) -> (Option<String>, Option<String>) {
+    match &part.content {
+        PartContent::Memory(b) => arc_dicom::failed_object_uids(b),
+        PartContent::File(path) => {
+            let mut head = Vec::new();
+            let read = std::fs::File::open(path).and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, FULL_PARSE_LIMIT), &mut head)
+            });
+            match read {
+                Ok(_) => arc_dicom::failed_object_uids(&head),
+                Err(_) => (None, None),
+            }
+        }
+    }
+}
+
 /// Checks a parsed part against the request and makes its header blob (blocking).
 #[allow(clippy::result_large_err)] // the failure is the part's answer, built once
 fn check(
@@ -190,7 +208,15 @@ impl Archive {
             // PS3.4 B.2.3: whatever keeps the object from being read is "cannot understand".
             let checked = match parse(&part) {
                 Ok(parsed) => check(parsed, &part, &c, overwrite),
-                Err(e) => Err(failed(None, CANNOT_UNDERSTAND, e.to_string())),
+                Err(e) => {
+                    let (sop_class_uid, sop_instance_uid) = unparsed_uids(&part);
+                    Err(PartResult::Failed {
+                        sop_class_uid,
+                        sop_instance_uid,
+                        status: CANNOT_UNDERSTAND,
+                        reason: e.to_string(),
+                    })
+                }
             };
             (part, checked)
         })

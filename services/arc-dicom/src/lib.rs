@@ -38,6 +38,7 @@ pub use parse::{
     header_json, parse_instance, parse_instance_header, ParsedInstance, MAX_HEADER_BYTES,
 };
 pub use pixels::{can_decode, transcode};
+pub use read::failed_object_uids;
 pub use ts::{is_encapsulated, to_explicit_vr_le};
 pub use xml::json_to_native_xml;
 pub use xml::{attrs_to_xml, keyword_of};

@@ -143,6 +143,42 @@ pub(crate) fn locate_meta(bytes: &[u8]) -> Result<MetaInfo, DicomError> {
     })
 }
 
+/// The SOP Class and SOP Instance UIDs of an object that could not be stored, as far as
+/// they can be read, so its Failed SOP Sequence item names it (PS3.18 Table 10.5.3-3): from
+/// the data set when it decodes, else from the file meta information (0002,0002 and
+/// 0002,0003), which comes first and survives a cut. Values that are not UIDs are left out.
+pub fn failed_object_uids(bytes: &[u8]) -> (Option<String>, Option<String>) {
+    let valid = |s: &str| {
+        let s = s.trim_end_matches(['\0', ' ']);
+        (!s.is_empty() && arc_model::uid_problem(s).is_none()).then(|| s.to_string())
+    };
+    if let Ok((_, file)) = open_raw(bytes) {
+        let get = |tag| {
+            file.element(tag)
+                .ok()
+                .and_then(|e| e.to_str().ok())
+                .and_then(|s| valid(&s))
+        };
+        let uids = (
+            get(dicom_dictionary_std::tags::SOP_CLASS_UID),
+            get(dicom_dictionary_std::tags::SOP_INSTANCE_UID),
+        );
+        if uids.0.is_some() || uids.1.is_some() {
+            return uids;
+        }
+    }
+    let Some(table) = locate_meta(bytes)
+        .ok()
+        .and_then(|m| FileMetaTable::from_reader(m.normalized.as_slice()).ok())
+    else {
+        return (None, None);
+    };
+    (
+        valid(&table.media_storage_sop_class_uid),
+        valid(&table.media_storage_sop_instance_uid),
+    )
+}
+
 fn truncated_meta() -> DicomError {
     DicomError::unreadable_msg("file meta information is truncated")
 }
