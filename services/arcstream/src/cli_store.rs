@@ -83,15 +83,20 @@ struct BatchOutcome {
 }
 
 /// The SOP Instance UID (0008,0018) of a Part 10 file as the archive will see it: read by the
-/// archive's own parser, as it reads a part of this size (arc-archive `parse`), so a file it
-/// finds unreadable has no UID here either; `None` then.
+/// archive's own parser, as it reads a part of this size (arc-archive `parse`); for a file it
+/// cannot store, the UID its failure item names, read as the archive reads it (the data set,
+/// else the meta information of the first `FULL_PARSE_LIMIT` bytes); `None` when neither.
 fn sop_instance_uid(bytes: &[u8]) -> Option<String> {
-    let parsed = if bytes.len() as u64 <= arc_archive::FULL_PARSE_LIMIT {
+    let limit = arc_archive::FULL_PARSE_LIMIT;
+    let parsed = if bytes.len() as u64 <= limit {
         arc_dicom::parse_instance(bytes)
     } else {
         arc_dicom::parse_instance_header(bytes, bytes.len() as u64)
     };
-    parsed.ok().map(|p| p.sop_instance_uid)
+    match parsed {
+        Ok(p) => Some(p.sop_instance_uid),
+        Err(_) => arc_dicom::failed_object_uids(&bytes[..bytes.len().min(limit as usize)]).1,
+    }
 }
 
 /// The first UID of attribute `tag` in a DICOM JSON item.
@@ -358,5 +363,11 @@ mod tests {
             Some("1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322")
         );
         assert_eq!(sop_instance_uid(b"not dicom"), None);
+        // cut short: the archive fails it under the UID of its meta information, and so
+        // store names this file for that failure
+        assert_eq!(
+            sop_instance_uid(&ct[..ct.len() / 2]).as_deref(),
+            Some("1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322")
+        );
     }
 }

@@ -162,7 +162,7 @@ fn run() -> Result<std::process::ExitCode> {
     // `store` parses each file as the archive will (to name the files of failures): the
     // parser's warnings about those files belong to the archive's answer, not the console.
     let default_filter = match cli.command {
-        Command::Store(_) => "arcstream=info,arc_=info,dicom_object=error,warn",
+        Command::Store(_) => "arcstream=info,arc_=info,dicom_object=error,dicom_parser=error,warn",
         _ => "arcstream=info,arc_=info,warn",
     };
     tracing_subscriber::fmt()
