@@ -392,7 +392,7 @@ def test_xml_answers(archive):
 
 
 def test_bad_requests_name_the_reason(archive):
-    s, _ = archive
+    s, files = archive
     for params, word in [
         ({"NoSuchAttribute": "x"}, "NoSuchAttribute"),
         ({"StudyDate": "2024-13"}, "StudyDate"),
@@ -430,6 +430,12 @@ def test_bad_requests_name_the_reason(archive):
         conn.close()
         assert r.status == 400 and word in body, (raw, r.status, body)
     assert requests.get(f"{s.base}/studies", params={"ModalitiesInStudy": "CT\\MR"}).status_code == 200
+    # a study or series scope in the path that is not a UID, likewise
+    study = files[0].ds.StudyInstanceUID
+    for path, word in [("studies/abc/series", "Study Instance UID"), ("studies/1..2/instances", "Study Instance UID"),
+                       (f"studies/{study}/series/x/instances", "Series Instance UID")]:
+        r = requests.get(f"{s.base}/{path}")
+        assert r.status_code == 400 and word in r.text and "PS3.5 9.1" in r.text, (path, r.text)
     r = requests.get(f"{s.base}/studies", headers={"Accept": "image/png"})
     assert r.status_code == 406 and "text/csv" in r.text and "application/dicom+json" in r.text
     r = requests.get(f"{s.base}/studies", params={"accept": "image/png"})

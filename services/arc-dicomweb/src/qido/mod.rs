@@ -162,6 +162,16 @@ async fn search(
     let mut q = parse_qido(level, &params).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     q.study_uid = path.remove("study");
     q.series_uid = path.remove("series");
+    // A scope that is not a UID is a bad request, as the same value as a matching key is
+    // (StudyInstanceUID=abc), not a search that finds nothing.
+    for (name, uid) in [("Study", &q.study_uid), ("Series", &q.series_uid)] {
+        if let Some(problem) = uid.as_deref().and_then(arc_model::uid_problem) {
+            return Err(ApiError::BadRequest(format!(
+                "the {name} Instance UID {:?} of the request path {problem} (PS3.5 9.1)",
+                uid.as_deref().unwrap_or_default()
+            )));
+        }
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
