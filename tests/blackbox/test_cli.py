@@ -208,3 +208,22 @@ def test_store_keeps_parser_warnings_off_the_console(server):
     r = run("store", "--url", server.base, str(FIXTURES / "pydicom-charsets"))
     assert r.returncode in (0, 1) and "instances stored" in r.stdout, r.stdout + r.stderr
     assert "WARN" not in r.stderr, r.stderr
+
+
+def test_store_resends_a_batch_too_large_for_the_archive_file_by_file(tmp_path, monkeypatch):
+    from conftest import Server
+    monkeypatch.setenv("ARCSTREAM_MAX_REQUEST_BYTES", "100000")
+    server = Server(tmp_path / "data").start()
+    try:
+        folder = tmp_path / "in"
+        folder.mkdir()
+        big = FIXTURES / "pydicom" / "examples_overlay.dcm"  # 321,700 bytes
+        for f in (CT, MR, big):
+            shutil.copy(f, folder / f.name)
+        r = run("store", "--url", server.base, str(folder))
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "2 instances stored, 1 failed, from 3 files" in r.stdout, r.stdout
+        [line] = failed_lines(r.stdout)
+        assert line.startswith(str(folder / big.name)) and "413" in line, line
+    finally:
+        server.kill()

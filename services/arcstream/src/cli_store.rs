@@ -80,6 +80,32 @@ struct BatchOutcome {
     stored: usize,
     /// One line per failed file: `PATH: reason`.
     failed: Vec<String>,
+    /// The archive refused the request as larger than its `max_request_bytes` (413).
+    too_large: bool,
+}
+
+/// Sends one batch; a batch the archive finds too large (413) is sent again one file at a
+/// time, so only the files too large on their own fail.
+async fn send_or_split(
+    client: &reqwest::Client,
+    url: &str,
+    files: &[PathBuf],
+) -> Result<BatchOutcome> {
+    let outcome = send(client, url, files).await?;
+    if !outcome.too_large || files.len() == 1 {
+        return Ok(outcome);
+    }
+    let mut all = BatchOutcome {
+        stored: 0,
+        failed: Vec::new(),
+        too_large: false,
+    };
+    for f in files {
+        let one = send(client, url, std::slice::from_ref(f)).await?;
+        all.stored += one.stored;
+        all.failed.extend(one.failed);
+    }
+    Ok(all)
 }
 
 /// The SOP Instance UID (0008,0018) of a Part 10 file as the archive will see it: read by the
@@ -238,13 +264,21 @@ async fn send(client: &reqwest::Client, url: &str, files: &[PathBuf]) -> Result<
             .iter()
             .map(|f| format!("{}: {why}", f.display()))
             .collect();
-        return Ok(BatchOutcome { stored: 0, failed });
+        return Ok(BatchOutcome {
+            stored: 0,
+            failed,
+            too_large: status == reqwest::StatusCode::PAYLOAD_TOO_LARGE,
+        });
     }
     let doc: serde_json::Value =
         serde_json::from_str(&text).context("the archive's answer is not DICOM JSON")?;
     let stored = doc["00081199"]["Value"].as_array().map_or(0, Vec::len);
     let failed = attribute_failures(files, &local_uids, &doc, &warnings);
-    Ok(BatchOutcome { stored, failed })
+    Ok(BatchOutcome {
+        stored,
+        failed,
+        too_large: false,
+    })
 }
 
 /// Runs `arcstream store`; `Ok(false)` when any file failed (the summary names each).
@@ -270,7 +304,7 @@ pub(crate) async fn run(args: StoreArgs) -> Result<bool> {
         let client = client.clone();
         let url = url.clone();
         async move {
-            let r = send(&client, &url, &b).await;
+            let r = send_or_split(&client, &url, &b).await;
             (b.len(), r)
         }
     }))
