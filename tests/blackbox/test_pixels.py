@@ -409,3 +409,21 @@ def test_wado_uri_transfer_syntax_and_errors(px):
     assert r.status_code == 400 and "objectUID" in r.text and "PS3.18" in r.text, r.text
     assert mr.wado(s, presentationUID="1.2", presentationSeriesUID="1.2.3").status_code == 406
     assert mr.wado(s, charset="UTF-8", annotation="patient").status_code == 200
+
+
+def test_an_image_module_that_does_not_hold_together_is_406_not_500(server):
+    # badVR.dcm (pydicom's test file) stores Number of Frames as "1A": the object is
+    # accepted and served as stored, but no frame or rendering can be made from it
+    path = FIXTURES / "pydicom" / "badVR.dcm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path)
+    assert stow(server.base, [path.read_bytes()]).status_code == 200
+    url = f"{server.base}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
+    for suffix in ["/rendered", "/thumbnail", "/frames/1", "/frames/1/rendered"]:
+        r = requests.get(url + suffix)
+        assert r.status_code == 406, (suffix, r.status_code, r.text)
+        assert "Number of Frames" in r.text and "transfer-syntax=*" in r.text, (suffix, r.text)
+    r = requests.get(url, headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'})
+    assert r.status_code == 200
+    assert requests.get(f"{server.url}/health").status_code == 200

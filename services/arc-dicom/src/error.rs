@@ -42,6 +42,11 @@ pub enum DicomError {
     /// no attribute; the message says why.
     #[error("{0}")]
     InvalidValue(String),
+    /// The object's Image Pixel Module or Pixel Data does not hold together (PS3.3 C.7.6.3):
+    /// Number of Frames that is not a number, Rows missing or out of range, fewer pixel
+    /// bytes than the frames need. The object as a whole is still readable.
+    #[error("the object's image cannot be read: {0}")]
+    BadImage(String),
     /// The operation is not implemented for this input (e.g. encapsulated pixel data).
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -178,13 +178,18 @@ pub(crate) fn frame_list(value: &str) -> Result<Vec<u32>, ApiError> {
 
 /// A failure of the pixel code as an HTTP answer: no image or no such frame is 404,
 /// a rendering scaled up too far is 400, what cannot be decoded or rendered is 406
-/// (naming the alternative), a broken stored object is 500.
+/// (naming the alternative), and so is an image module that does not hold together (the
+/// object was accepted, so that is not the server's fault); an unreadable stored blob is 500.
 pub(crate) fn pixel_error(e: DicomError) -> ApiError {
     match e {
         DicomError::NotAnImage(why) => ApiError::NotFound(format!("not an image: {why}")),
         e @ DicomError::NoSuchFrame { .. } => ApiError::NotFound(e.to_string()),
         DicomError::TooLarge(why) => ApiError::BadRequest(format!(
             "{why}; ask for a smaller viewport (rows and columns in WADO-URI)"
+        )),
+        // The object was accepted and is served as stored; only its image cannot be made.
+        e @ DicomError::BadImage(_) => ApiError::NotAcceptable(format!(
+            "{e}; the object is offered as stored: application/dicom, transfer-syntax=*"
         )),
         e @ (DicomError::Decode(_) | DicomError::Unsupported(_)) => ApiError::NotAcceptable(
             format!("{e}; the stored bitstream is offered with transfer-syntax=*"),

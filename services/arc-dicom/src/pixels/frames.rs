@@ -88,7 +88,7 @@ pub(crate) fn native_frame(
     let start_bit = bits * u64::from(index);
     let end_bit = start_bit + bits;
     if end_bit.div_ceil(8) > data.len() as u64 {
-        return Err(DicomError::unreadable_msg(format!(
+        return Err(DicomError::BadImage(format!(
             "Pixel Data holds {} bytes, too few for frame {} of {} ({} bits each)",
             data.len(),
             index + 1,
@@ -160,7 +160,7 @@ pub(crate) fn encapsulated_frame(
         }
     }
     if starts.len() != count || starts.first() != Some(&0) {
-        return Err(DicomError::unreadable_msg(format!(
+        return Err(DicomError::BadImage(format!(
             "cannot find {count} frames in {} fragments of encapsulated Pixel Data",
             fragments.len()
         )));

@@ -74,7 +74,7 @@ impl ImageInfo {
             return Ok(None);
         }
         let need = |tag, name: &'static str| -> Result<i64, DicomError> {
-            int_attr(obj, tag).ok_or(DicomError::MissingAttribute(name))
+            int_attr(obj, tag).ok_or_else(|| DicomError::BadImage(format!("{name} is missing")))
         };
         let rows = need(tags::ROWS, "Rows")?;
         let columns = need(tags::COLUMNS, "Columns")?;
@@ -84,20 +84,18 @@ impl ImageInfo {
         let frames = match str_attr(obj, tags::NUMBER_OF_FRAMES) {
             None => 1,
             Some(s) => s.trim().parse::<i64>().map_err(|_| {
-                DicomError::unreadable_msg(format!("Number of Frames {s:?} is not a number"))
+                DicomError::BadImage(format!("Number of Frames {s:?} is not a number"))
             })?,
         };
         let small = |v: i64, name: &str, max: i64| -> Result<u16, DicomError> {
             if (1..=max).contains(&v) {
                 Ok(v as u16)
             } else {
-                Err(DicomError::unreadable_msg(format!(
-                    "{name} {v} is out of range"
-                )))
+                Err(DicomError::BadImage(format!("{name} {v} is out of range")))
             }
         };
         if !(1..=i64::from(u32::MAX)).contains(&frames) {
-            return Err(DicomError::unreadable_msg(format!(
+            return Err(DicomError::BadImage(format!(
                 "Number of Frames {frames} is out of range"
             )));
         }
