@@ -11,9 +11,9 @@ pub use spool::{
     clean_spool_dir, spool_body, PartContent, SpoolError, SpooledPart, MEMORY_PART_LIMIT,
 };
 pub use store::{
-    PartOutcome, PartResult, Prepared, StoreContext, StoreReport, StoreRequest, CANNOT_UNDERSTAND,
-    COERCION_OF_DATA_ELEMENTS, DATA_SET_DOES_NOT_MATCH, DIFF_STUDY_INSTANCE_UID, FULL_PARSE_LIMIT,
-    OUT_OF_RESOURCES,
+    naming_head, PartOutcome, PartResult, Prepared, StoreContext, StoreReport, StoreRequest,
+    CANNOT_UNDERSTAND, COERCION_OF_DATA_ELEMENTS, DATA_SET_DOES_NOT_MATCH, DIFF_STUDY_INSTANCE_UID,
+    FULL_PARSE_LIMIT, OUT_OF_RESOURCES,
 };
 
 use arc_eventlog::EventLog;

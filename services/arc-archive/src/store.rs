@@ -94,6 +94,18 @@ pub const COERCION_OF_DATA_ELEMENTS: u16 = 0xB000;
 /// their Pixel Data, so memory stays flat.
 pub const FULL_PARSE_LIMIT: u64 = 64 << 20;
 
+/// The bytes of a part of `size` bytes that did not parse which are read again to name it in
+/// its failure item: all of a part parsed whole; of a larger one only a head that holds its
+/// file meta information, so a failed 2 GB part costs 1 MiB, not `FULL_PARSE_LIMIT`. The
+/// `store` command slices its files the same way to match failures to files.
+pub fn naming_head(size: u64) -> u64 {
+    if size <= FULL_PARSE_LIMIT {
+        size
+    } else {
+        1 << 20
+    }
+}
+
 /// One part ready to be recorded: its blobs are durable, its event is made.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -132,15 +144,18 @@ fn parse(part: &SpooledPart) -> Result<ParsedInstance, DicomError> {
     }
 }
 
-/// The SOP Class and Instance UIDs of a part that did not parse, where they can be read (a
-/// large part only from its file meta information).
+/// The SOP Class and Instance UIDs of a part that did not parse, where they can be read
+/// (from its [`naming_head`]).
 fn unparsed_uids(part: &SpooledPart) -> (Option<String>, Option<String>) {
     match &part.content {
         PartContent::Memory(b) => arc_dicom::failed_object_uids(b),
         PartContent::File(path) => {
             let mut head = Vec::new();
             let read = std::fs::File::open(path).and_then(|f| {
-                std::io::Read::read_to_end(&mut std::io::Read::take(f, FULL_PARSE_LIMIT), &mut head)
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(f, naming_head(part.size)),
+                    &mut head,
+                )
             });
             match read {
                 Ok(_) => arc_dicom::failed_object_uids(&head),

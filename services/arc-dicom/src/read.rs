@@ -150,7 +150,7 @@ pub(crate) fn locate_meta(bytes: &[u8]) -> Result<MetaInfo, DicomError> {
 pub fn failed_object_uids(bytes: &[u8]) -> (Option<String>, Option<String>) {
     let valid = |s: &str| {
         let s = s.trim_end_matches(['\0', ' ']);
-        (!s.is_empty() && arc_model::uid_problem(s).is_none()).then(|| s.to_string())
+        arc_model::uid_problem(s).is_none().then(|| s.to_string())
     };
     if let Ok((_, file)) = open_raw(bytes) {
         let get = |tag| {

@@ -110,18 +110,18 @@ async fn send_or_split(
 
 /// The SOP Instance UID (0008,0018) of a Part 10 file as the archive will see it: read by the
 /// archive's own parser, as it reads a part of this size (arc-archive `parse`); for a file it
-/// cannot store, the UID its failure item names, read as the archive reads it (the data set,
-/// else the meta information of the first `FULL_PARSE_LIMIT` bytes); `None` when neither.
+/// cannot store, the UID its failure item names, read as the archive reads it (from
+/// `arc_archive::naming_head`); `None` when neither.
 fn sop_instance_uid(bytes: &[u8]) -> Option<String> {
-    let limit = arc_archive::FULL_PARSE_LIMIT;
-    let parsed = if bytes.len() as u64 <= limit {
+    let len = bytes.len() as u64;
+    let parsed = if len <= arc_archive::FULL_PARSE_LIMIT {
         arc_dicom::parse_instance(bytes)
     } else {
-        arc_dicom::parse_instance_header(bytes, bytes.len() as u64)
+        arc_dicom::parse_instance_header(bytes, len)
     };
     match parsed {
         Ok(p) => Some(p.sop_instance_uid),
-        Err(_) => arc_dicom::failed_object_uids(&bytes[..bytes.len().min(limit as usize)]).1,
+        Err(_) => arc_dicom::failed_object_uids(&bytes[..arc_archive::naming_head(len) as usize]).1,
     }
 }
 
