@@ -167,6 +167,20 @@ impl Ranges {
     pub(crate) fn refuses(&self, essence: &str) -> bool {
         self.refused.iter().any(|r| r.eq_ignore_ascii_case(essence))
     }
+
+    /// Whether the request takes the single-part `media_type`: no preference, the type
+    /// itself, `type/*` or `*/*`, and not refused by name with q=0.
+    pub(crate) fn takes(&self, media_type: &str) -> bool {
+        if self.unspecified() {
+            return true;
+        }
+        let family = format!("{}/*", media_type.split('/').next().unwrap_or(""));
+        !self.refuses(media_type)
+            && self.iter().any(|r| {
+                let e = r.essence();
+                e == media_type || e == family || e == "*/*"
+            })
+    }
 }
 
 impl std::ops::Deref for Ranges {

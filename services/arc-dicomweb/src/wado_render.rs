@@ -156,20 +156,6 @@ fn document_kind(rec: &InstanceRec) -> Option<&'static str> {
     Some(arc_dicom::bitstream_media_type(&rec.transfer_syntax)).filter(|t| t.starts_with("video/"))
 }
 
-/// Whether the request takes `media_type` (no preference, the type itself, `type/*` or
-/// `*/*`, and not refused by name with q=0).
-fn takes(ranges: &accept::Ranges, media_type: &str) -> bool {
-    if ranges.unspecified() {
-        return true;
-    }
-    let family = format!("{}/*", media_type.split('/').next().unwrap_or(""));
-    !ranges.refuses(media_type)
-        && ranges.iter().any(|r| {
-            let e = r.essence();
-            e == media_type || e == family || e == "*/*"
-        })
-}
-
 /// An encapsulated PDF as the document and a video as its stream, as dcm4chee renders
 /// them: the Encapsulated Document (0042,0011) cut to its Encapsulated Document Length
 /// (0042,0015) when the object gives one, or the Pixel Data fragments joined.
@@ -181,7 +167,7 @@ async fn rendered_document(
     pairs: &[(String, String)],
 ) -> Result<Response, ApiError> {
     let ranges = accept::ranges(headers, accept_param(pairs).as_deref());
-    if !takes(&ranges, kind) {
+    if !ranges.takes(kind) {
         return Err(accept::not_acceptable(&ranges, kind));
     }
     if let Some((name, _)) = pairs
